@@ -1,0 +1,195 @@
+"""aiogram 3 runtime: updates → Inbound → Desk, and the outbox Transport (DESIGN §12.2).
+
+Adapters stay short: no business decisions and no SQL here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    ErrorEvent,
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    Update,
+)
+
+from bot.runtime_common import (
+    SYSTEM_ERROR,
+    command_parts,
+    unsupported_kind,
+)
+from handlers.desk import Desk
+from handlers.inbound import Inbound, Kind
+from handlers.outbox_sender import Permanent, RetryLater
+
+log = logging.getLogger(__name__)
+
+
+def make_bot(token: str, api_base: str) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+    return Bot(token=token, session=session,
+               default=DefaultBotProperties(parse_mode=ParseMode.HTML,
+                                            link_preview_is_disabled=True))
+
+
+def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b[0], callback_data=b[1]) for b in row] for row in buttons
+    ])
+
+
+def message_inbound(message: Message, update_id: int) -> Inbound:
+    user = message.from_user
+    base: dict[str, Any] = {
+        "update_id": update_id,
+        "user_id": user.id if user else message.chat.id,
+        "chat_id": message.chat.id,
+        "first_name": (user.full_name if user else "") or "",
+    }
+    if message.photo:
+        return Inbound(**base, kind=Kind.PHOTO, text=message.caption or "",
+                       photo_file_ids=(message.photo[-1].file_id,),
+                       media_group_id=message.media_group_id, content_type="photo")
+    if message.text is not None:
+        parsed = command_parts(message.text)
+        if parsed is not None:
+            return Inbound(**base, kind=Kind.COMMAND, text=message.text, command=parsed[0],
+                           args=parsed[1], content_type="text")
+        return Inbound(**base, kind=Kind.TEXT, text=message.text, content_type="text")
+    return Inbound(**base, kind=Kind.UNSUPPORTED, content_type=unsupported_kind(
+        [name for name in ("sticker", "voice", "video", "document", "audio", "location",
+                           "contact", "animation", "video_note", "poll", "dice")
+         if getattr(message, name, None) is not None]))
+
+
+def callback_inbound(query: CallbackQuery, update_id: int) -> Inbound:
+    msg = query.message
+    chat_id = msg.chat.id if msg is not None else query.from_user.id
+    return Inbound(
+        update_id=update_id, user_id=query.from_user.id, chat_id=chat_id,
+        first_name=query.from_user.full_name or "", kind=Kind.CALLBACK,
+        callback_id=query.id, callback_data=query.data,
+        message_id=msg.message_id if msg is not None else None, content_type="callback",
+    )
+
+
+def build_dispatcher(desk: Desk, wake_sender: Any) -> Dispatcher:
+    """Handler order is explicit: callbacks, then every kind of message (one catch-all)."""
+    router = Router(name="zhitong")
+
+    @router.callback_query()
+    async def on_callback(query: CallbackQuery, event_update: Update) -> None:
+        out = await desk.handle(callback_inbound(query, event_update.update_id))
+        if out.wake_sender:
+            wake_sender()
+        await query.answer(text=out.callback_answer, show_alert=out.alert)
+
+    @router.message(F.chat.type == "private")
+    async def on_message(message: Message, event_update: Update) -> None:
+        out = await desk.handle(message_inbound(message, event_update.update_id))
+        if out.wake_sender:
+            wake_sender()
+
+    dp = Dispatcher()
+    dp.include_router(router)
+
+    @dp.errors()
+    async def on_error(event: ErrorEvent) -> bool:
+        log.error("update %s failed", event.update.update_id, exc_info=event.exception)
+        update = event.update
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(SYSTEM_ERROR, show_alert=True)
+            elif update.message is not None:
+                await update.message.answer(SYSTEM_ERROR)
+        except TelegramAPIError:
+            log.warning("could not tell the person about the failure")
+        return True
+
+    return dp
+
+
+class AiogramTransport:
+    """Renders a neutral outbox payload with aiogram and maps its errors for the sender."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def deliver(self, chat_id: int, payload: dict[str, Any],
+                      message_id: int | None) -> int | None:
+        try:
+            return await self._deliver(chat_id, payload, message_id)
+        except TelegramRetryAfter as exc:
+            raise RetryLater(float(exc.retry_after), "429 too many requests") from exc
+        except TelegramBadRequest as exc:
+            if "message is not modified" in exc.message:
+                return None
+            raise Permanent(exc.message) from exc
+        except (TelegramForbiddenError, TelegramNotFound, TelegramUnauthorizedError) as exc:
+            raise Permanent(exc.message) from exc
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            raise RetryLater(None, str(exc)) from exc
+        except TelegramAPIError as exc:
+            raise RetryLater(None, str(exc)) from exc
+
+    async def _deliver(self, chat_id: int, payload: dict[str, Any],
+                       message_id: int | None) -> int | None:
+        op = payload.get("op")
+        markup = _markup(payload.get("buttons"))
+        if op == "edit":
+            if message_id is None:
+                raise Permanent("edit without a message id")
+            await self.bot.edit_message_text(chat_id=chat_id, message_id=message_id,
+                                             text=payload["text"], reply_markup=markup)
+            return None
+        if op == "commands":
+            commands = [BotCommand(command=c, description=d) for c, d in payload["commands"]]
+            scope_chat = payload.get("scope_chat")
+            scope = (BotCommandScopeChat(chat_id=scope_chat) if scope_chat
+                     else BotCommandScopeDefault())
+            await self.bot.set_my_commands(commands, scope=scope)
+            return None
+        photos = payload.get("photos") or []
+        if len(photos) == 1:
+            await self.bot.send_photo(chat_id, photo=photos[0])
+        elif photos:
+            for i in range(0, len(photos), 10):
+                group = [InputMediaPhoto(media=p) for p in photos[i:i + 10]]
+                if len(group) == 1:
+                    await self.bot.send_photo(chat_id, photo=group[0].media)
+                else:
+                    await self.bot.send_media_group(chat_id, media=group)  # type: ignore[arg-type]
+        document = payload.get("document")
+        if document:
+            sent = await self.bot.send_document(
+                chat_id, FSInputFile(document["path"], filename=document.get("filename")),
+                caption=payload.get("text", "")[:1000] or None, reply_markup=markup)
+            return sent.message_id
+        sent = await self.bot.send_message(chat_id, payload["text"], reply_markup=markup)
+        return sent.message_id

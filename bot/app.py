@@ -1,0 +1,163 @@
+"""The composition root: settings → engine → tagger → desk → transport → sender → scheduler.
+
+Nothing is built at import time (DESIGN §12.8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from bot.settings import Settings
+from domain.clock import Clock, SystemClock
+from handlers.config import DeskConfig
+from handlers.desk import Desk
+from handlers.outbox_sender import OutboxSender, Transport
+from handlers.tagging import TaggerLike
+from storage.db import make_engine, make_sessionmaker
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Core:
+    """Everything but the transport: shared by both runtimes, the demo and the tests."""
+
+    settings: Settings
+    config: DeskConfig
+    clock: Clock
+    engine: Any
+    uow_factory: UnitOfWorkFactory
+    tagger: TaggerLike
+    desk: Desk
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def build_tagger(uow_factory: UnitOfWorkFactory) -> TaggerLike:
+    """Built once, with unit names in its private dictionary, initialised before any message."""
+    from domain.tagging import Tagger
+
+    async with uow_factory() as uow:
+        extra = [u.name for u in await uow.org.units()]
+        extra += [p.name for p in await uow.org.projects()]
+    tagger = Tagger(extra_words=tuple(extra))
+    await asyncio.to_thread(tagger.initialize)
+    return tagger
+
+
+async def build_core(settings: Settings, *, clock: Clock | None = None,
+                     tagger: TaggerLike | None = None, bot_username: str | None = None,
+                     register_plugins: bool = True) -> Core:
+    config = settings.desk_config(bot_username)
+    engine = make_engine(settings.database_url)
+    uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
+    clock = clock or SystemClock()
+    tagger = tagger or await build_tagger(uow_factory)
+    desk = Desk(uow_factory, clock, config, tagger)
+    if register_plugins:
+        register_desk_plugins(desk, settings)
+    return Core(settings, config, clock, engine, uow_factory, tagger, desk)
+
+
+def register_desk_plugins(desk: Desk, settings: Settings) -> None:
+    """Commands that live in their own modules (overdue, stats, progress …), if present."""
+    import importlib
+
+    for module in ("handlers.reminders", "handlers.stats", "handlers.progress"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        register = getattr(mod, "register", None)
+        if register is not None:
+            register(desk, settings.data_dir)
+
+
+def make_sender(core: Core, transport: Transport) -> OutboxSender:
+    s = core.settings
+    return OutboxSender(core.uow_factory, transport, core.clock,
+                        per_chat_interval=s.send_per_chat_interval,
+                        global_per_second=s.send_global_per_second)
+
+
+def build_scheduler(core: Core, on_enqueued: Any) -> Any:
+    try:
+        from scheduler.setup import build_scheduler as build
+    except ModuleNotFoundError:
+        return None
+    return build(core.uow_factory, core.config, core.clock, core.settings.sweep_interval_seconds,
+                 on_enqueued)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool = True,
+                      polling_timeout: int = 20) -> None:
+    """Polling + outbox sender + scheduler in one process, until `stop` is set."""
+    from bot.aiogram_adapter import AiogramTransport, build_dispatcher, make_bot
+    from handlers.onboarding import menu_for
+    from handlers.texts import COMMANDS_ENTERPRISE
+
+    bot = make_bot(core.settings.bot_token, core.settings.telegram_api)
+    me = await bot.get_me()
+    if me.username:
+        core.desk.config = core.config = core.settings.desk_config(me.username)
+    sender = make_sender(core, AiogramTransport(bot))
+    await _enqueue_menus(core, COMMANDS_ENTERPRISE, menu_for)
+    dp = build_dispatcher(core.desk, sender.wake)
+    scheduler = build_scheduler(core, sender.wake) if with_scheduler else None
+    if scheduler is not None:
+        scheduler.start()
+    sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
+    # handle_as_tasks=False: an update is acknowledged (next getUpdates offset) only after it
+    # was handled, so a crash loses nothing (DESIGN §10).
+    polling = asyncio.create_task(dp.start_polling(
+        bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False,
+        polling_timeout=polling_timeout, allowed_updates=["message", "callback_query"],
+    ), name="polling")
+    sender.wake()
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await dp.stop_polling()
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(polling, 5)
+        sender_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(sender_task, 5)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        await bot.session.close()
+
+
+async def _enqueue_menus(core: Core, default_menu: list[tuple[str, str]], menu_for: Any) -> None:
+    """Command menus per role: default for everyone, chat-scoped for known officials."""
+    from handlers import outmsg
+
+    now = core.clock.now()
+    async with core.uow_factory() as uow:
+        await uow.outbox.enqueue(idem_key=f"commands:default:{len(default_menu)}", chat_id=0,
+                                 payload=outmsg.commands(default_menu), now=now, urgent=True)
+        for acc in await uow.accounts.all_bound():
+            roles = ",".join(sorted(acc.roles or []))
+            await uow.outbox.enqueue(
+                idem_key=f"commands:{acc.id}:{roles}", chat_id=acc.telegram_id or 0,
+                payload=outmsg.commands(menu_for(acc), scope_chat=acc.telegram_id), now=now,
+                urgent=True)
+        await uow.commit()

@@ -1,0 +1,45 @@
+"""`zhitong run`: the bot, the outbox sender and the scheduler in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+
+from bot import texts
+from bot.settings import Settings
+
+
+@click.command()
+@click.option("--no-scheduler", is_flag=True, help="不运行定时提醒(多实例部署时只留一个调度器)。")
+@click.option("-v", "--verbose", is_flag=True, help="输出调试日志。")
+def run(no_scheduler: bool, verbose: bool) -> None:
+    """运行机器人(轮询 Bot API)、消息发送队列和定时提醒。Ctrl-C 或 SIGTERM 停止。"""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    if not settings.bot_token:
+        click.echo(texts.NO_TOKEN, err=True)
+        sys.exit(2)
+    asyncio.run(_main(settings, not no_scheduler))
+    click.echo(texts.RUN_STOPPED)
+
+
+async def _main(settings: Settings, with_scheduler: bool) -> None:
+    from bot.app import build_core, install_stop_signals, run_aiogram
+
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    core = await build_core(settings)
+    click.echo(texts.RUN_STARTED.format(framework=settings.framework, api=settings.telegram_api))
+    try:
+        if settings.framework == "ptb":
+            from bot.ptb_adapter import run_ptb
+
+            await run_ptb(core, stop, with_scheduler=with_scheduler)
+        else:
+            await run_aiogram(core, stop, with_scheduler=with_scheduler)
+    finally:
+        await core.close()

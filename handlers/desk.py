@@ -1,0 +1,210 @@
+"""The desk: one Inbound in, state changed in one unit of work, replies through the outbox.
+
+Every transport (aiogram, python-telegram-bot, webhook, the sandbox) calls `Desk.handle`.
+An update id is applied at most once: it is recorded in the same transaction as its effect,
+and a redelivered update changes nothing (DESIGN §10).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from domain.clock import Clock
+from domain.errors import AlreadyDone, DomainError
+from handlers import lists, official, outmsg, reporting, texts
+from handlers.callbacks import parse
+from handlers.config import DeskConfig
+from handlers.context import Ctx, load_actor
+from handlers.inbound import Inbound, Kind, Outbound
+from handlers.onboarding import check_redeem_invite
+from handlers.ratelimit import RateLimiter
+from handlers.tagging import TaggerLike
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+CommandHandler = Callable[[Ctx, str], Awaitable[None]]
+
+
+class Desk:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        config: DeskConfig,
+        tagger: TaggerLike,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.config = config
+        self.tagger = tagger
+        self.limiter = RateLimiter(config.rate_limit_per_minute)
+        # Extra commands registered by other modules (stats, progress …): name → handler.
+        self.extra_commands: dict[str, CommandHandler] = {}
+        self.extra_callbacks: dict[str, Callable[[Ctx, str, int, str | None, int | None],
+                                                 Awaitable[str | None]]] = {}
+
+    async def handle(self, inb: Inbound) -> Outbound:
+        now = self.clock.now()
+        if not self.limiter.allow(inb.user_id, now):
+            return await self._answer_only(inb, texts.RATE_LIMITED)
+        try:
+            async with self.uow_factory() as uow:
+                if not await uow.updates.mark(inb.update_id, now):
+                    return self._duplicate(inb)
+                ctx = Ctx(uow, now, self.config, inb.update_id, inb.chat_id)
+                answer = await self._route(ctx, inb)
+                await uow.commit()
+                return Outbound(callback_answer=answer)
+        except DomainError as err:
+            # The change is rolled back; the person is told why, once, and the update is spent.
+            return await self._answer_only(inb, err.message, alert=not isinstance(err, AlreadyDone))
+
+    def _duplicate(self, inb: Inbound) -> Outbound:
+        return Outbound(callback_answer=texts.DONE_ALREADY if inb.kind == Kind.CALLBACK else None,
+                        wake_sender=False)
+
+    async def _answer_only(self, inb: Inbound, message: str, alert: bool = True) -> Outbound:
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            if not await uow.updates.mark(inb.update_id, now):
+                return self._duplicate(inb)
+            if inb.kind != Kind.CALLBACK:
+                ctx = Ctx(uow, now, self.config, inb.update_id, inb.chat_id)
+                await ctx.reply(outmsg.send(texts.esc(message)))
+            await uow.commit()
+        if inb.kind == Kind.CALLBACK:
+            return Outbound(callback_answer=message[:190], alert=alert, wake_sender=False)
+        return Outbound()
+
+    # --- routing ------------------------------------------------------------------------------
+
+    async def _route(self, ctx: Ctx, inb: Inbound) -> str | None:
+        uow = ctx.uow
+        if inb.kind == Kind.COMMAND and inb.command == "start":
+            account = await uow.accounts.by_telegram_id(inb.user_id)
+            if inb.args.strip():
+                greeting = await check_redeem_invite(ctx, inb.args.strip(), inb.user_id,
+                                                     inb.first_name)
+                await ctx.reply(outmsg.send(greeting))
+            elif account is not None and account.active:
+                await ctx.reply(outmsg.send(texts.welcome_back(account.name)))
+                ctx.account = account
+                from handlers.onboarding import notify_command_menu
+
+                await notify_command_menu(ctx, account)
+            else:
+                await ctx.reply(outmsg.send(texts.START_NO_TOKEN))
+            return None
+        account = await uow.accounts.by_telegram_id(inb.user_id)
+        if account is None or not account.active:
+            if inb.kind == Kind.CALLBACK:
+                return texts.NOT_REGISTERED
+            await ctx.reply(outmsg.send(texts.NOT_REGISTERED))
+            return None
+        ctx.account = account
+        ctx.actor = await load_actor(uow, account)
+        if inb.kind == Kind.CALLBACK:
+            return await self._callback(ctx, inb)
+        if inb.kind == Kind.COMMAND:
+            await self._command(ctx, inb)
+            return None
+        if inb.kind == Kind.UNSUPPORTED:
+            await ctx.reply(outmsg.send(texts.UNSUPPORTED))
+            return None
+        await self._message(ctx, inb)
+        return None
+
+    async def _command(self, ctx: Ctx, inb: Inbound) -> None:
+        assert ctx.account is not None and ctx.actor is not None
+        name = inb.command or ""
+        if name == "help":
+            roles = set(ctx.account.roles or [])
+            body = texts.HELP_OFFICIAL if roles & {"official", "leader"} else texts.HELP_ENTERPRISE
+            if "admin" in roles:
+                body = texts.HELP_OFFICIAL + texts.HELP_ADMIN_EXTRA
+            await ctx.reply(outmsg.send(body))
+        elif name == "mine":
+            await lists.show_mine(ctx)
+        elif name == "todo":
+            await lists.show_todo(ctx)
+        elif name == "ticket":
+            await lists.show_ticket(ctx, inb.args)
+        elif name == "report":
+            await reporting.start_proxy(ctx)
+        elif name == "cancel":
+            dropped = False
+            for kind in (official.INPUT, reporting.REPORT, reporting.PROXY):
+                if await ctx.uow.drafts.get(ctx.account.id, kind) is not None:
+                    await ctx.uow.drafts.drop(ctx.account.id, kind)
+                    dropped = True
+            await ctx.reply(outmsg.send(texts.CANCELLED if dropped else texts.NOTHING_TO_CANCEL))
+        elif name in self.extra_commands:
+            await self.extra_commands[name](ctx, inb.args)
+        else:
+            await ctx.reply(outmsg.send(texts.UNKNOWN_COMMAND))
+
+    async def _callback(self, ctx: Ctx, inb: Inbound) -> str | None:
+        cb = parse(inb.callback_data)
+        if cb is None:
+            return texts.BAD_CALLBACK
+        if cb.scope == "t":
+            return await official.on_ticket_button(ctx, cb.op, cb.target, cb.arg, inb.message_id)
+        if cb.scope == "r":
+            return await official.on_rating_button(ctx, cb.op, cb.target, cb.arg, inb.message_id)
+        if cb.scope == "d":
+            return await reporting.on_draft_button(ctx, cb.op, cb.target, cb.arg, inb.message_id)
+        if cb.scope == "x" and cb.op == "prj":
+            return await reporting.on_proxy_button(ctx, cb.target, inb.message_id)
+        if cb.scope == "p" and cb.op == "mine":
+            await lists.show_mine(ctx, cb.target, inb.message_id)
+            return None
+        if cb.scope == "p" and cb.op == "todo":
+            await lists.show_todo(ctx, cb.target, inb.message_id)
+            return None
+        if cb.scope in self.extra_callbacks:
+            return await self.extra_callbacks[cb.scope](ctx, cb.op, cb.target, cb.arg,
+                                                        inb.message_id)
+        return texts.BAD_CALLBACK
+
+    async def _message(self, ctx: Ctx, inb: Inbound) -> None:
+        assert ctx.account is not None
+        text = (inb.text or "").strip()
+        photos = list(inb.photo_file_ids)
+        if len(text) > self.config.max_text_chars:
+            await ctx.reply(outmsg.send(texts.too_long(self.config.max_text_chars, len(text))))
+            return
+        pending = await ctx.uow.drafts.get(ctx.account.id, official.INPUT)
+        if pending is not None and (text or photos):
+            if not text:
+                await ctx.reply(outmsg.send(texts.EMPTY_TEXT))
+                return
+            await official.on_pending_input(ctx, dict(pending.data), text, photos)
+            return
+        if not text:
+            if photos and inb.media_group_id:
+                # Later photos of an album arrive without a caption; they join the draft.
+                current = await ctx.uow.drafts.get(ctx.account.id, reporting.REPORT)
+                if current is not None and current.data.get("media_group_id") == inb.media_group_id:
+                    await reporting.start_report(ctx, self.tagger, "", photos, inb.media_group_id)
+                    return
+            await ctx.reply(outmsg.send(texts.PHOTO_NEEDS_TEXT if photos else texts.EMPTY_TEXT))
+            if photos:
+                await ctx.uow.drafts.put(ctx.account.id, "photos", {"photos": photos}, ctx.now)
+            return
+        stash = await ctx.uow.drafts.get(ctx.account.id, "photos")
+        if stash is not None:
+            photos = [*stash.data.get("photos", []), *photos]
+            await ctx.uow.drafts.drop(ctx.account.id, "photos")
+        handler = self.extra_commands.get("__text__")
+        if handler is not None and await _claims(handler, ctx, text):
+            return
+        await reporting.start_report(ctx, self.tagger, text, photos, inb.media_group_id)
+
+
+async def _claims(handler: CommandHandler, ctx: Ctx, text: str) -> bool:
+    """A plug-in text handler (progress reports) returns True via ctx when it took the text."""
+    before = ctx._reply_seq
+    await handler(ctx, text)
+    return ctx._reply_seq != before

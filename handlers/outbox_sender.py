@@ -1,0 +1,194 @@
+"""Delivers outbox rows through a transport, at least once, paced, retried (DESIGN §10).
+
+Transport-neutral: aiogram and python-telegram-bot each provide a `Transport`. Rows are leased
+(and on PostgreSQL claimed with SKIP LOCKED) so several senders never take the same row; order is
+kept per chat: when one message to a chat must wait, the later ones to that chat wait too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from domain.clock import Clock
+from storage.models import OutboxMessage
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF_SECONDS = 300.0
+MAX_ATTEMPTS = 12
+
+
+class RetryLater(Exception):
+    """429 or a passing server/network fault: try again after `retry_after` seconds."""
+
+    def __init__(self, retry_after: float | None, reason: str) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.reason = reason
+
+
+class Permanent(Exception):
+    """A 4xx that retrying cannot fix (bad request, bot blocked by the user)."""
+
+
+class Transport(Protocol):
+    async def deliver(self, chat_id: int, payload: dict[str, Any],
+                      message_id: int | None) -> int | None:
+        """Send or edit; returns the message id of what was sent (None for edits/commands)."""
+        ...
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        transport: Transport,
+        clock: Clock,
+        *,
+        per_chat_interval: float = 1.0,
+        global_per_second: float = 25.0,
+        batch: int = 50,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.transport = transport
+        self.clock = clock
+        self.per_chat_interval = per_chat_interval
+        self.global_interval = 1.0 / global_per_second if global_per_second > 0 else 0.0
+        self.batch = batch
+        self._mono = monotonic
+        self._chat_next: dict[int, float] = {}
+        self._global_next = 0.0
+        self._wake = asyncio.Event()
+        self.sent_count = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                delivered = await self.deliver_once()
+            except Exception:  # keep the loop alive; the rows stay pending
+                log.exception("outbox delivery round failed")
+                delivered = 0
+            if delivered:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()),
+                       asyncio.ensure_future(stop.wait())]
+            _, pending = await asyncio.wait(waiters, timeout=idle_seconds,
+                                            return_when=asyncio.FIRST_COMPLETED)
+            for w in pending:
+                w.cancel()
+
+    async def deliver_once(self) -> int:
+        """One round: claim due rows, send what pacing allows. Returns rows finished."""
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            rows = list(await uow.outbox.claim_due(now, self.batch, LEASE))
+            await uow.commit()
+        if not rows:
+            return 0
+        finished = 0
+        held: set[int] = set()
+        for row in rows:
+            if row.chat_id in held:
+                await self._release(row.id)
+                continue
+            wait = self._chat_next.get(row.chat_id, 0.0) - self._mono()
+            if wait > 0 and wait > 2.0:
+                held.add(row.chat_id)
+                await self._release(row.id)
+                continue
+            if wait > 0:
+                await asyncio.sleep(wait)
+            gwait = self._global_next - self._mono()
+            if gwait > 0:
+                await asyncio.sleep(gwait)
+            done = await self._deliver(row)
+            if done:
+                finished += 1
+            else:
+                held.add(row.chat_id)
+        return finished
+
+    async def _deliver(self, row: OutboxMessage) -> bool:
+        payload = dict(row.payload)
+        message_id: int | None = payload.get("message_id")
+        if payload.get("op") == "edit" and message_id is None and payload.get("edit_of"):
+            async with self.uow_factory() as uow:
+                original = await uow.outbox.get(int(payload["edit_of"]))
+                if original is None or original.status == "failed":
+                    await self._finish(row.id, failed="original message was never sent")
+                    return True
+                if original.message_id is None:
+                    # The card it updates is not out yet: try again shortly, in order.
+                    await self._postpone(row.id, 2.0, "waiting for original", count=False)
+                    return False
+                message_id = original.message_id
+        try:
+            sent_id = await self.transport.deliver(row.chat_id, payload, message_id)
+        except RetryLater as exc:
+            delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
+            log.warning("outbox %s: retry in %.1fs (%s)", row.id, delay, exc.reason)
+            if row.attempts + 1 >= MAX_ATTEMPTS:
+                await self._finish(row.id, failed=f"gave up: {exc.reason}")
+                return True
+            await self._postpone(row.id, delay, exc.reason)
+            if exc.retry_after is not None:
+                self._chat_next[row.chat_id] = self._mono() + delay
+            return False
+        except Permanent as exc:
+            log.warning("outbox %s to %s failed for good: %s", row.id, row.chat_id, exc)
+            await self._finish(row.id, failed=str(exc))
+            return True
+        now_m = self._mono()
+        self._chat_next[row.chat_id] = now_m + self.per_chat_interval
+        self._global_next = now_m + self.global_interval
+        await self._finish(row.id, message_id=sent_id)
+        self.sent_count += 1
+        return True
+
+    def _backoff(self, attempts: int) -> float:
+        return float(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts)))
+
+    async def _finish(self, row_id: int, *, message_id: int | None = None,
+                      failed: str | None = None) -> None:
+        async with self.uow_factory() as uow:
+            row = await uow.outbox.get(row_id)
+            if row is None:
+                return
+            row.status = "failed" if failed else "sent"
+            row.last_error = failed
+            row.sent_at = self.clock.now()
+            row.message_id = message_id
+            row.claimed_until = None
+            row.attempts += 1
+            await uow.commit()
+
+    async def _postpone(self, row_id: int, seconds: float, reason: str, count: bool = True) -> None:
+        async with self.uow_factory() as uow:
+            row = await uow.outbox.get(row_id)
+            if row is None:
+                return
+            row.not_before = self.clock.now() + timedelta(seconds=seconds)
+            row.claimed_until = None
+            row.last_error = reason
+            if count:
+                row.attempts += 1
+            await uow.commit()
+
+    async def _release(self, row_id: int) -> None:
+        async with self.uow_factory() as uow:
+            row = await uow.outbox.get(row_id)
+            if row is not None:
+                row.claimed_until = None
+                await uow.commit()

@@ -1,0 +1,126 @@
+"""Shared fixtures: a fresh database per test on SQLite and on PostgreSQL, a frozen clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from domain.clock import FrozenClock
+from handlers.config import DeskConfig
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ZHITONG_SHARED_DIR", REPO.parent / "shared"))
+ORG_EXAMPLE = SHARED / "org.example.yaml"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("ZHITONG_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def _pg_reachable(url: str) -> str | None:
+    """None when reachable, else the reason (for a clear skip)."""
+    import asyncio
+
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"), timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+        return None
+    except Exception as exc:  # any failure means: no server for us
+        return f"PostgreSQL not reachable at {url}: {exc}"
+
+
+_PG_STATE: dict[str, str | None] = {}
+
+
+def _create_pg_database() -> tuple[str, str]:
+    import asyncio
+
+    import asyncpg
+
+    admin = postgres_admin_url()
+    if "reason" not in _PG_STATE:
+        _PG_STATE["reason"] = _pg_reachable(admin)
+    if _PG_STATE["reason"]:
+        pytest.skip(_PG_STATE["reason"])
+    name = f"zt_test_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+
+    asyncio.run(create())
+    base, _, _db = admin.rpartition("/")
+    return f"{base}/{name}", name
+
+
+def _drop_pg_database(name: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(postgres_admin_url())
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, migrated database; the storage tests run once per backend."""
+    from storage.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'zhitong.db'}"
+        upgrade(url)
+        yield url
+        return
+    url, name = _create_pg_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _drop_pg_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    from storage.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'zhitong.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # A Tuesday morning in Beijing, well away from holidays.
+    return FrozenClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def config() -> DeskConfig:
+    return DeskConfig(bot_username="zhitong_test_bot")
+
+
+@pytest.fixture
+async def uow_factory(database_url: str) -> AsyncIterator[object]:
+    from storage.db import make_engine, make_sessionmaker
+    from storage.uow import UnitOfWorkFactory
+
+    engine = make_engine(database_url)
+    yield UnitOfWorkFactory(make_sessionmaker(engine))
+    await engine.dispose()
