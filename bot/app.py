@@ -109,15 +109,13 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
                       polling_timeout: int = 20) -> None:
     """Polling + outbox sender + scheduler in one process, until `stop` is set."""
     from bot.aiogram_adapter import AiogramTransport, build_dispatcher, make_bot
-    from handlers.onboarding import menu_for
-    from handlers.texts import COMMANDS_ENTERPRISE
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api)
     me = await bot.get_me()
     if me.username:
         core.desk.config = core.config = core.settings.desk_config(me.username)
     sender = make_sender(core, AiogramTransport(bot))
-    await _enqueue_menus(core, COMMANDS_ENTERPRISE, menu_for)
+    await enqueue_menus(core)
     dp = build_dispatcher(core.desk, sender.wake)
     scheduler = build_scheduler(core, sender.wake) if with_scheduler else None
     if scheduler is not None:
@@ -146,9 +144,11 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
         await bot.session.close()
 
 
-async def _enqueue_menus(core: Core, default_menu: list[tuple[str, str]], menu_for: Any) -> None:
-    """Command menus per role: default for everyone, chat-scoped for known officials."""
+async def enqueue_menus(core: Core) -> None:
+    """Command menus per role: default for everyone, chat-scoped for known people."""
     from handlers import outmsg
+    from handlers.onboarding import menu_for
+    from handlers.texts import COMMANDS_ENTERPRISE as default_menu
 
     now = core.clock.now()
     async with core.uow_factory() as uow:

@@ -20,7 +20,7 @@ PUBLIC_API = "https://api.telegram.org"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ZHITONG_", toml_file="zhitong.toml",
+    model_config = SettingsConfigDict(env_prefix="ZHITONG_",
                                       extra="ignore")
 
     database_url: str = "sqlite:///zhitong.db"
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[Any] = [init_settings, env_settings]
         if Path("zhitong.toml").exists():
-            sources.append(TomlConfigSettingsSource(settings_cls))
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file="zhitong.toml"))
         return tuple(sources)
 
     def desk_config(self, bot_username: str | None = None) -> DeskConfig:

@@ -15,3 +15,42 @@ NO_TOKEN = "未设置 ZHITONG_BOT_TOKEN。请设置机器人令牌后再运行 z
 RUN_STARTED = "项目直通车已启动({framework},{api}),按 Ctrl-C 停止。"
 RUN_STOPPED = "项目直通车已停止。"
 DB_ERROR = "无法连接数据库:{error}"
+
+# --- zhitong org load / org show (bot/cli_org.py) ---------------------------------------------
+ORG_VALID = "校验通过:{units} 个单位,{people} 人,{categories} 个类别,{projects} 个项目(--dry-run,未写入数据库)。"
+ORG_UNCHANGED = "与数据库中的组织架构一致,没有任何修改。"
+ORG_CHANGES = "本次修改:{detail}。"
+ORG_CHANGE_PART = "{kind}新增 {created}、更新 {updated}"
+ORG_KIND_NAMES = {"units": "单位", "categories": "类别", "people": "人员", "projects": "项目"}
+ORG_REMOVED = {
+    "units": "撤销原重点项目办身份 {n} 个",
+    "categories": "删除类别 {n} 个",
+    "people": "停用人员 {n} 人(已不在文件中)",
+    "projects": "",
+}
+ORG_CONTACTS_CHANGED = "项目联系人新增 {added}、移除 {removed}"
+ORG_TELEGRAM_BOUND = "绑定 Telegram 账号 {n} 个"
+ORG_WARNINGS = "提示(不影响加载):"
+ORG_DB_NOT_READY = "数据库尚未初始化,请先运行 zhitong db upgrade。"
+ORG_LOAD_FAILED = "加载失败,数据库未做任何修改:{error}"
+ORG_SHOW_EMPTY = "数据库中还没有组织架构。请先运行 zhitong org load FILE.yaml。"
+ORG_SHOW_UNITS = "单位({n}):"
+ORG_SHOW_CATEGORIES = "类别({n}):"
+ORG_SHOW_PEOPLE = "人员({n}):"
+ORG_SHOW_PROJECTS = "项目({n}):"
+ORG_SHOW_UNIT_PEOPLE = "{n} 人"
+ORG_SHOW_DAYS = "{days} 个工作日"
+ORG_SHOW_BOUND = "已绑定"
+ORG_SHOW_UNBOUND = "未绑定"
+ORG_SHOW_INACTIVE = "已停用"
+ORG_SHOW_LEAD = "牵头 {unit}"
+ORG_SHOW_LEADER = "分包 {name}"
+ORG_SHOW_OFFICER = "首席服务员 {name}"
+ORG_SHOW_CONTACTS = "联系人 {names}"
+ORG_SHOW_NO_CONTACTS = "联系人待邀请"
+ORG_SHOW_ROUTING = "专属分派 {pairs}"
+ORG_SHOW_PLAN = "年度计划 {wan} 万元"
+UNIT_KIND_NAMES = {"dispatcher": "重点项目办", "department": "部门", "township": "乡镇",
+                   "utility": "公用企业", "company": "企业"}
+STAGE_NAMES = {"signed": "签约", "started": "开工", "topped_out": "封顶", "completed": "竣工",
+               "in_production": "投产"}

@@ -25,6 +25,10 @@ from storage.uow import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 CommandHandler = Callable[[Ctx, str], Awaitable[None]]
+# A plug-in that may take a message before it becomes a problem report (e.g. progress reports):
+# (ctx, text, photo file ids, media group id) → True when it took the message.
+MessageHook = Callable[[Ctx, str, list[str], str | None], Awaitable[bool]]
+CallbackHandler = Callable[[Ctx, str, int, str | None, int | None], Awaitable[str | None]]
 
 
 class Desk:
@@ -42,13 +46,16 @@ class Desk:
         self.limiter = RateLimiter(config.rate_limit_per_minute)
         # Extra commands registered by other modules (stats, progress …): name → handler.
         self.extra_commands: dict[str, CommandHandler] = {}
-        self.extra_callbacks: dict[str, Callable[[Ctx, str, int, str | None, int | None],
-                                                 Awaitable[str | None]]] = {}
+        # Callback scopes registered by other modules: scope letter → handler.
+        self.extra_callbacks: dict[str, CallbackHandler] = {}
+        self.message_hooks: list[MessageHook] = []
 
     async def handle(self, inb: Inbound) -> Outbound:
         now = self.clock.now()
         if not self.limiter.allow(inb.user_id, now):
-            return await self._answer_only(inb, texts.RATE_LIMITED)
+            if self.limiter.should_warn(inb.user_id, now) or inb.kind == Kind.CALLBACK:
+                return await self._answer_only(inb, texts.RATE_LIMITED)
+            return await self._answer_only(inb, None)
         try:
             async with self.uow_factory() as uow:
                 if not await uow.updates.mark(inb.update_id, now):
@@ -65,17 +72,20 @@ class Desk:
         return Outbound(callback_answer=texts.DONE_ALREADY if inb.kind == Kind.CALLBACK else None,
                         wake_sender=False)
 
-    async def _answer_only(self, inb: Inbound, message: str, alert: bool = True) -> Outbound:
+    async def _answer_only(self, inb: Inbound, message: str | None,
+                           alert: bool = True) -> Outbound:
+        """Spend the update and tell the person `message` (nothing else changes)."""
         now = self.clock.now()
         async with self.uow_factory() as uow:
             if not await uow.updates.mark(inb.update_id, now):
                 return self._duplicate(inb)
-            if inb.kind != Kind.CALLBACK:
+            if inb.kind != Kind.CALLBACK and message:
                 ctx = Ctx(uow, now, self.config, inb.update_id, inb.chat_id)
                 await ctx.reply(outmsg.send(texts.esc(message)))
             await uow.commit()
         if inb.kind == Kind.CALLBACK:
-            return Outbound(callback_answer=message[:190], alert=alert, wake_sender=False)
+            return Outbound(callback_answer=(message or "")[:190] or None, alert=alert,
+                            wake_sender=False)
         return Outbound()
 
     # --- routing ------------------------------------------------------------------------------
@@ -182,6 +192,9 @@ class Desk:
                 return
             await official.on_pending_input(ctx, dict(pending.data), text, photos)
             return
+        for hook in self.message_hooks:
+            if await hook(ctx, text, photos, inb.media_group_id):
+                return
         if not text:
             if photos and inb.media_group_id:
                 # Later photos of an album arrive without a caption; they join the draft.
@@ -197,14 +210,5 @@ class Desk:
         if stash is not None:
             photos = [*stash.data.get("photos", []), *photos]
             await ctx.uow.drafts.drop(ctx.account.id, "photos")
-        handler = self.extra_commands.get("__text__")
-        if handler is not None and await _claims(handler, ctx, text):
-            return
         await reporting.start_report(ctx, self.tagger, text, photos, inb.media_group_id)
 
-
-async def _claims(handler: CommandHandler, ctx: Ctx, text: str) -> bool:
-    """A plug-in text handler (progress reports) returns True via ctx when it took the text."""
-    before = ctx._reply_seq
-    await handler(ctx, text)
-    return ctx._reply_seq != before

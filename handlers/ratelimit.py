@@ -10,6 +10,15 @@ class RateLimiter:
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._hits: dict[int, deque[datetime]] = {}
+        self._warned: dict[int, datetime] = {}
+
+    def should_warn(self, user_id: int, now: datetime) -> bool:
+        """Tell a flooding person once a minute, not once per message."""
+        last = self._warned.get(user_id)
+        if last is not None and now - last < timedelta(minutes=1):
+            return False
+        self._warned[user_id] = now
+        return True
 
     def allow(self, user_id: int, now: datetime) -> bool:
         window = self._hits.setdefault(user_id, deque())

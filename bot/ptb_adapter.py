@@ -1,0 +1,254 @@
+"""python-telegram-bot 22 runtime driving the same desk (ZHITONG_FRAMEWORK=ptb).
+
+PTB's own Updater acknowledges updates before they are handled, so this runtime polls with
+`Bot.get_updates` itself and moves the offset only after the desk applied an update (DESIGN §10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from bot.runtime_common import SYSTEM_ERROR, command_parts, unsupported_kind
+from handlers.desk import Desk
+from handlers.inbound import Inbound, Kind, Outbound
+from handlers.outbox_sender import Permanent, RetryLater
+
+log = logging.getLogger(__name__)
+
+
+def make_bot(token: str, api_base: str, polling_timeout: int = 20) -> Bot:
+    base = api_base.rstrip("/")
+    return Bot(
+        token,
+        base_url=f"{base}/bot",
+        base_file_url=f"{base}/file/bot",
+        request=HTTPXRequest(connection_pool_size=16, read_timeout=15),
+        get_updates_request=HTTPXRequest(read_timeout=polling_timeout + 10),
+    )
+
+
+def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b[0], callback_data=b[1]) for b in row]
+                                 for row in buttons])
+
+
+def message_inbound(message: Message, update_id: int) -> Inbound:
+    user = message.from_user
+    base: dict[str, Any] = {
+        "update_id": update_id,
+        "user_id": user.id if user else message.chat.id,
+        "chat_id": message.chat.id,
+        "first_name": (user.full_name if user else "") or "",
+    }
+    if message.photo:
+        return Inbound(**base, kind=Kind.PHOTO, text=message.caption or "",
+                       photo_file_ids=(message.photo[-1].file_id,),
+                       media_group_id=message.media_group_id, content_type="photo")
+    if message.text is not None:
+        parsed = command_parts(message.text)
+        if parsed is not None:
+            return Inbound(**base, kind=Kind.COMMAND, text=message.text, command=parsed[0],
+                           args=parsed[1], content_type="text")
+        return Inbound(**base, kind=Kind.TEXT, text=message.text, content_type="text")
+    return Inbound(**base, kind=Kind.UNSUPPORTED, content_type=unsupported_kind(
+        [name for name in ("sticker", "voice", "video", "document", "audio", "location",
+                           "contact", "animation", "video_note", "poll", "dice")
+         if getattr(message, name, None) is not None]))
+
+
+def callback_inbound(query: CallbackQuery, update_id: int) -> Inbound:
+    msg = query.message
+    chat_id = msg.chat.id if msg is not None else query.from_user.id
+    return Inbound(
+        update_id=update_id, user_id=query.from_user.id, chat_id=chat_id,
+        first_name=query.from_user.full_name or "", kind=Kind.CALLBACK,
+        callback_id=query.id, callback_data=query.data,
+        message_id=msg.message_id if msg is not None else None, content_type="callback",
+    )
+
+
+async def handle_update(bot: Bot, desk: Desk, update: Update) -> Outbound | None:
+    """One update through the desk; the callback answer goes straight back (it is ephemeral)."""
+    if update.callback_query is not None:
+        query = update.callback_query
+        try:
+            out = await desk.handle(callback_inbound(query, update.update_id))
+        except Exception:
+            log.exception("update %s failed", update.update_id)
+            with contextlib.suppress(TelegramError):
+                await bot.answer_callback_query(query.id, SYSTEM_ERROR, show_alert=True)
+            return None
+        with contextlib.suppress(TelegramError):
+            await bot.answer_callback_query(query.id, out.callback_answer, show_alert=out.alert)
+        return out
+    message = update.message
+    if message is None or message.chat.type != "private":
+        return None
+    try:
+        return await desk.handle(message_inbound(message, update.update_id))
+    except Exception:
+        log.exception("update %s failed", update.update_id)
+        with contextlib.suppress(TelegramError):
+            await bot.send_message(message.chat.id, SYSTEM_ERROR)
+        return None
+
+
+async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event,
+               polling_timeout: int = 20) -> None:
+    """Long polling that confirms an update (offset) only after it was applied."""
+    offset: int | None = None
+    while not stop.is_set():
+        try:
+            updates = await bot.get_updates(offset=offset, timeout=polling_timeout,
+                                            allowed_updates=["message", "callback_query"])
+        except (NetworkError, TimedOut) as exc:
+            log.warning("getUpdates failed: %s", exc)
+            await _sleep_or_stop(stop, 1.0)
+            continue
+        except RetryAfter as exc:
+            await _sleep_or_stop(stop, _seconds(exc.retry_after))
+            continue
+        for update in updates:
+            out = await handle_update(bot, desk, update)
+            if out is None or out.wake_sender:
+                wake_sender()
+            offset = update.update_id + 1
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _seconds(value: int | dt.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+class PtbTransport:
+    """Renders a neutral outbox payload with PTB and maps its errors for the sender."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def deliver(self, chat_id: int, payload: dict[str, Any],
+                      message_id: int | None) -> int | None:
+        try:
+            return await self._deliver(chat_id, payload, message_id)
+        except RetryAfter as exc:
+            raise RetryLater(_seconds(exc.retry_after), "429 too many requests") from exc
+        except BadRequest as exc:
+            if "not modified" in exc.message:
+                return None
+            raise Permanent(exc.message) from exc
+        except (Forbidden, InvalidToken) as exc:
+            raise Permanent(str(exc)) from exc
+        except (NetworkError, TimedOut) as exc:
+            raise RetryLater(None, str(exc)) from exc
+        except TelegramError as exc:
+            raise RetryLater(None, str(exc)) from exc
+
+    async def _deliver(self, chat_id: int, payload: dict[str, Any],
+                       message_id: int | None) -> int | None:
+        op = payload.get("op")
+        markup = _markup(payload.get("buttons"))
+        if op == "edit":
+            if message_id is None:
+                raise Permanent("edit without a message id")
+            await self.bot.edit_message_text(payload["text"], chat_id=chat_id,
+                                             message_id=message_id, reply_markup=markup,
+                                             parse_mode=ParseMode.HTML)
+            return None
+        if op == "commands":
+            commands = [BotCommand(c, d) for c, d in payload["commands"]]
+            scope_chat = payload.get("scope_chat")
+            scope = BotCommandScopeChat(scope_chat) if scope_chat else BotCommandScopeDefault()
+            await self.bot.set_my_commands(commands, scope=scope)
+            return None
+        photos = payload.get("photos") or []
+        for i in range(0, len(photos), 10):
+            chunk = photos[i:i + 10]
+            if len(chunk) == 1:
+                await self.bot.send_photo(chat_id, chunk[0])
+            else:
+                await self.bot.send_media_group(chat_id, [InputMediaPhoto(p) for p in chunk])
+        document = payload.get("document")
+        if document:
+            data = await asyncio.to_thread(_read_bytes, document["path"])
+            sent = await self.bot.send_document(
+                chat_id, data, filename=document.get("filename"),
+                caption=payload.get("text", "")[:1000] or None, parse_mode=ParseMode.HTML,
+                reply_markup=markup)
+            return sent.message_id
+        sent = await self.bot.send_message(chat_id, payload["text"], reply_markup=markup,
+                                           parse_mode=ParseMode.HTML,
+                                           disable_web_page_preview=True)
+        return sent.message_id
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True,
+                  polling_timeout: int = 20) -> None:
+    """Polling + outbox sender + scheduler in one process, until `stop` is set."""
+    from bot.app import build_scheduler, enqueue_menus, make_sender
+
+    bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout)
+    await bot.initialize()
+    if bot.username:
+        core.desk.config = core.config = core.settings.desk_config(bot.username)
+    with contextlib.suppress(TelegramError):
+        await bot.delete_webhook()
+    sender = make_sender(core, PtbTransport(bot))
+    await enqueue_menus(core)
+    scheduler = build_scheduler(core, sender.wake) if with_scheduler else None
+    if scheduler is not None:
+        scheduler.start()
+    sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
+    polling = asyncio.create_task(poll(bot, core.desk, sender.wake, stop, polling_timeout),
+                                  name="polling")
+    sender.wake()
+    try:
+        await stop.wait()
+    finally:
+        polling.cancel()
+        sender_task.cancel()
+        for task in (polling, sender_task):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        with contextlib.suppress(Exception):
+            await bot.shutdown()
