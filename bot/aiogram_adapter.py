@@ -99,6 +99,25 @@ def callback_inbound(query: CallbackQuery, update_id: int) -> Inbound:
     )
 
 
+async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_sender: Any) -> None:
+    """Webhook path: one raw update through the desk; errors propagate (→ 5xx, redelivery)."""
+    update = Update.model_validate(data, context={"bot": bot})
+    if update.callback_query is not None:
+        query = update.callback_query
+        out = await desk.handle(callback_inbound(query, update.update_id))
+        try:
+            await bot.answer_callback_query(query.id, text=out.callback_answer,
+                                            show_alert=out.alert)
+        except TelegramAPIError:
+            log.warning("answerCallbackQuery failed for update %s", update.update_id)
+    elif update.message is not None and update.message.chat.type == "private":
+        out = await desk.handle(message_inbound(update.message, update.update_id))
+    else:
+        return
+    if out.wake_sender:
+        wake_sender()
+
+
 def build_dispatcher(desk: Desk, wake_sender: Any) -> Dispatcher:
     """Handler order is explicit: callbacks, then every kind of message (one catch-all)."""
     router = Router(name="zhitong")

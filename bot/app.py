@@ -105,10 +105,19 @@ def install_stop_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+@dataclass(frozen=True)
+class WebhookOptions:
+    url: str
+    listen: str
+    secret: str
+    set_webhook: bool = True
+    path: str = "/telegram/webhook"
+
+
 async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool = True,
-                      polling_timeout: int = 20) -> None:
-    """Polling + outbox sender + scheduler in one process, until `stop` is set."""
-    from bot.aiogram_adapter import AiogramTransport, build_dispatcher, make_bot
+                      polling_timeout: int = 20, webhook: WebhookOptions | None = None) -> None:
+    """Polling (or webhook) + outbox sender + scheduler in one process, until `stop` is set."""
+    from bot.aiogram_adapter import AiogramTransport, apply_raw_update, build_dispatcher, make_bot
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api)
     me = await bot.get_me()
@@ -121,27 +130,55 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     if scheduler is not None:
         scheduler.start()
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
-    # handle_as_tasks=False: an update is acknowledged (next getUpdates offset) only after it
-    # was handled, so a crash loses nothing (DESIGN §10).
-    polling = asyncio.create_task(dp.start_polling(
-        bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False,
-        polling_timeout=polling_timeout, allowed_updates=["message", "callback_query"],
-    ), name="polling")
+    runner = None
+    polling = None
+    if webhook is not None:
+        async def apply(data: dict[str, Any]) -> None:
+            await apply_raw_update(bot, core.desk, data, sender.wake)
+
+        runner = await start_webhook(webhook, apply)
+        if webhook.set_webhook:
+            await bot.set_webhook(webhook.url, secret_token=webhook.secret,
+                                  allowed_updates=["message", "callback_query"])
+    else:
+        await bot.delete_webhook()
+        # handle_as_tasks=False: an update is acknowledged (next getUpdates offset) only after
+        # it was handled, so a crash loses nothing (DESIGN §10).
+        polling = asyncio.create_task(dp.start_polling(
+            bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False,
+            polling_timeout=polling_timeout, allowed_updates=["message", "callback_query"],
+        ), name="polling")
     sender.wake()
     try:
         await stop.wait()
     finally:
-        with contextlib.suppress(Exception):
-            await dp.stop_polling()
-        polling.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(polling, 5)
+        if polling is not None:
+            with contextlib.suppress(Exception):
+                await dp.stop_polling()
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(polling, 5)
+        if runner is not None:
+            await runner.cleanup()
         sender_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(sender_task, 5)
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await bot.session.close()
+
+
+async def start_webhook(options: WebhookOptions, apply: Any) -> Any:
+    from bot.webhook import make_webhook_app, parse_listen, serve
+
+    host, port = parse_listen(options.listen)
+    path = options.path
+    from urllib.parse import urlparse
+
+    url_path = urlparse(options.url).path
+    if url_path and url_path != "/":
+        path = url_path
+    return await serve(make_webhook_app(path, options.secret, apply), host, port)
 
 
 async def enqueue_menus(core: Core) -> None:

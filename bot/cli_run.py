@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import Any
 
 import click
 
@@ -14,8 +15,14 @@ from bot.settings import Settings
 
 @click.command()
 @click.option("--no-scheduler", is_flag=True, help="不运行定时提醒(多实例部署时只留一个调度器)。")
+@click.option("--webhook", "webhook_url", default=None,
+              help="Webhook 模式:Telegram 推送更新到此 HTTPS 地址(由反向代理转到 --listen)。")
+@click.option("--listen", default="127.0.0.1:8443", show_default=True,
+              help="Webhook 模式下本进程监听的 HOST:PORT。")
+@click.option("--no-set-webhook", is_flag=True, help="不调用 setWebhook(多个实例时只需一个设置)。")
 @click.option("-v", "--verbose", is_flag=True, help="输出调试日志。")
-def run(no_scheduler: bool, verbose: bool) -> None:
+def run(no_scheduler: bool, webhook_url: str | None, listen: str, no_set_webhook: bool,
+        verbose: bool) -> None:
     """运行机器人(轮询 Bot API)、消息发送队列和定时提醒。Ctrl-C 或 SIGTERM 停止。"""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -23,11 +30,20 @@ def run(no_scheduler: bool, verbose: bool) -> None:
     if not settings.bot_token:
         click.echo(texts.NO_TOKEN, err=True)
         sys.exit(2)
-    asyncio.run(_main(settings, not no_scheduler))
+    webhook = None
+    if webhook_url:
+        from bot.app import WebhookOptions
+
+        if not settings.webhook_secret:
+            click.echo(texts.NO_WEBHOOK_SECRET, err=True)
+            sys.exit(2)
+        webhook = WebhookOptions(webhook_url, listen, settings.webhook_secret,
+                                 set_webhook=not no_set_webhook)
+    asyncio.run(_main(settings, not no_scheduler, webhook))
     click.echo(texts.RUN_STOPPED)
 
 
-async def _main(settings: Settings, with_scheduler: bool) -> None:
+async def _main(settings: Settings, with_scheduler: bool, webhook: Any = None) -> None:
     from bot.app import build_core, install_stop_signals, run_aiogram
 
     stop = asyncio.Event()
@@ -38,8 +54,8 @@ async def _main(settings: Settings, with_scheduler: bool) -> None:
         if settings.framework == "ptb":
             from bot.ptb_adapter import run_ptb
 
-            await run_ptb(core, stop, with_scheduler=with_scheduler)
+            await run_ptb(core, stop, with_scheduler=with_scheduler, webhook=webhook)
         else:
-            await run_aiogram(core, stop, with_scheduler=with_scheduler)
+            await run_aiogram(core, stop, with_scheduler=with_scheduler, webhook=webhook)
     finally:
         await core.close()

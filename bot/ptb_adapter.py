@@ -123,6 +123,20 @@ async def handle_update(bot: Bot, desk: Desk, update: Update) -> Outbound | None
         return None
 
 
+async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any]) -> Outbound | None:
+    """Webhook path: errors propagate so the webhook answers 5xx and Telegram redelivers."""
+    update = Update.de_json(data, bot)
+    if update.callback_query is not None:
+        query = update.callback_query
+        out = await desk.handle(callback_inbound(query, update.update_id))
+        with contextlib.suppress(TelegramError):
+            await bot.answer_callback_query(query.id, out.callback_answer, show_alert=out.alert)
+        return out
+    if update.message is not None and update.message.chat.type == "private":
+        return await desk.handle(message_inbound(update.message, update.update_id))
+    return None
+
+
 async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event,
                polling_timeout: int = 20) -> None:
     """Long polling that confirms an update (offset) only after it was applied."""
@@ -221,33 +235,48 @@ def _read_bytes(path: str) -> bytes:
 
 
 async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True,
-                  polling_timeout: int = 20) -> None:
-    """Polling + outbox sender + scheduler in one process, until `stop` is set."""
-    from bot.app import build_scheduler, enqueue_menus, make_sender
+                  polling_timeout: int = 20, webhook: Any = None) -> None:
+    """Polling (or webhook) + outbox sender + scheduler in one process, until `stop` is set."""
+    from bot.app import build_scheduler, enqueue_menus, make_sender, start_webhook
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout)
     await bot.initialize()
     if bot.username:
         core.desk.config = core.config = core.settings.desk_config(bot.username)
-    with contextlib.suppress(TelegramError):
-        await bot.delete_webhook()
     sender = make_sender(core, PtbTransport(bot))
     await enqueue_menus(core)
     scheduler = build_scheduler(core, sender.wake) if with_scheduler else None
     if scheduler is not None:
         scheduler.start()
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
-    polling = asyncio.create_task(poll(bot, core.desk, sender.wake, stop, polling_timeout),
-                                  name="polling")
+    runner = None
+    tasks = [sender_task]
+    if webhook is not None:
+        async def apply(data: dict[str, Any]) -> None:
+            out = await apply_raw_update(bot, core.desk, data)
+            if out is not None and out.wake_sender:
+                sender.wake()
+
+        runner = await start_webhook(webhook, apply)
+        if webhook.set_webhook:
+            await bot.set_webhook(webhook.url, secret_token=webhook.secret,
+                                  allowed_updates=["message", "callback_query"])
+    else:
+        with contextlib.suppress(TelegramError):
+            await bot.delete_webhook()
+        tasks.append(asyncio.create_task(
+            poll(bot, core.desk, sender.wake, stop, polling_timeout), name="polling"))
     sender.wake()
     try:
         await stop.wait()
     finally:
-        polling.cancel()
-        sender_task.cancel()
-        for task in (polling, sender_task):
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 5)
+        if runner is not None:
+            await runner.cleanup()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         with contextlib.suppress(Exception):

@@ -13,6 +13,7 @@ INVITE_CREATED = "邀请链接({days} 天内有效,仅可使用一次):"
 QR_WRITTEN = "二维码已保存:{path}"
 NO_TOKEN = "未设置 ZHITONG_BOT_TOKEN。请设置机器人令牌后再运行 zhitong run(离线演示请用 zhitong demo)。"
 RUN_STARTED = "项目直通车已启动({framework},{api}),按 Ctrl-C 停止。"
+NO_WEBHOOK_SECRET = "Webhook 模式需要设置 ZHITONG_WEBHOOK_SECRET(1–256 位字母、数字、_ 或 -)。"
 RUN_STOPPED = "项目直通车已停止。"
 DB_ERROR = "无法连接数据库:{error}"
 

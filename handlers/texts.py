@@ -120,7 +120,7 @@ CHOOSE_CATEGORY = "请选择问题类别:"
 CHOOSE_PROJECT_FOR_REPORT = "代为反映:请选择项目,然后发送问题描述。"
 PROXY_NOT_ALLOWED = "只有首席服务员和管理员可以代为反映。"
 BAD_CALLBACK = "无法识别的操作。"
-SYSTEM_ERROR = "系统暂时出了点问题,您的消息没有丢失,请稍后再试。"
+SYSTEM_ERROR = "系统暂时出了点问题,这条消息没有处理成功,请稍后再发一次。"
 
 
 def too_long(limit: int, got: int) -> str:

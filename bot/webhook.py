@@ -1,0 +1,66 @@
+"""Webhook mode: Telegram POSTs updates; we answer 2xx only after the update was applied.
+
+The secret-token header is required and compared in constant time (DESIGN §10). Both runtimes
+share this server: each passes a coroutine that applies one raw update.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1 << 20
+
+ApplyUpdate = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def secret_ok(expected: str, given: str | None) -> bool:
+    if not expected or given is None:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def make_webhook_app(path: str, secret: str, apply: ApplyUpdate) -> web.Application:
+    async def receive(request: web.Request) -> web.Response:
+        if not secret_ok(secret, request.headers.get(SECRET_HEADER)):
+            return web.Response(status=401, text="unauthorized")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.Response(status=413, text="too large")
+        try:
+            data = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.Response(status=400, text="bad json")
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return web.Response(status=400, text="not an update")
+        try:
+            await apply(data)
+        except Exception:
+            # Not applied (rolled back): a 5xx makes Telegram deliver it again.
+            log.exception("webhook update %s failed", data.get("update_id"))
+            return web.Response(status=500, text="error")
+        return web.Response(status=200, text="ok")
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post(path, receive)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host or "127.0.0.1", int(port)
