@@ -98,6 +98,42 @@ def build_scheduler(core: Core, on_enqueued: Any) -> Any:
                  on_enqueued)
 
 
+class LedScheduler:
+    """The scheduler runs only while this process holds the deployment's leader lock."""
+
+    def __init__(self, core: Core, on_enqueued: Any) -> None:
+        self.core = core
+        self.on_enqueued = on_enqueued
+        self.scheduler: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    def _gain(self) -> None:
+        self.scheduler = build_scheduler(self.core, self.on_enqueued)
+        if self.scheduler is not None:
+            self.scheduler.start()
+
+    def _loss(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+
+    def start(self) -> None:
+        from storage.leader import LeaderLock, leadership_loop
+
+        lock = LeaderLock(self.core.engine)
+        self._task = asyncio.create_task(
+            leadership_loop(lock, self._gain, self._loss, self._stop), name="scheduler-leader")
+
+    def shutdown(self, wait: bool = False) -> None:
+        self._stop.set()
+
+    async def wait_closed(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, 5)
+
+
 def install_stop_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -126,7 +162,7 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     sender = make_sender(core, AiogramTransport(bot))
     await enqueue_menus(core)
     dp = build_dispatcher(core.desk, sender.wake)
-    scheduler = build_scheduler(core, sender.wake) if with_scheduler else None
+    scheduler = LedScheduler(core, sender.wake) if with_scheduler else None
     if scheduler is not None:
         scheduler.start()
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
@@ -164,7 +200,8 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(sender_task, 5)
         if scheduler is not None:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown()
+            await scheduler.wait_closed()
         await bot.session.close()
 
 

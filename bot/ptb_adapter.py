@@ -237,7 +237,7 @@ def _read_bytes(path: str) -> bytes:
 async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True,
                   polling_timeout: int = 20, webhook: Any = None) -> None:
     """Polling (or webhook) + outbox sender + scheduler in one process, until `stop` is set."""
-    from bot.app import build_scheduler, enqueue_menus, make_sender, start_webhook
+    from bot.app import LedScheduler, enqueue_menus, make_sender, start_webhook
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout)
     await bot.initialize()
@@ -245,7 +245,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         core.desk.config = core.config = core.settings.desk_config(bot.username)
     sender = make_sender(core, PtbTransport(bot))
     await enqueue_menus(core)
-    scheduler = build_scheduler(core, sender.wake) if with_scheduler else None
+    scheduler = LedScheduler(core, sender.wake) if with_scheduler else None
     if scheduler is not None:
         scheduler.start()
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
@@ -278,6 +278,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         if runner is not None:
             await runner.cleanup()
         if scheduler is not None:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown()
+            await scheduler.wait_closed()
         with contextlib.suppress(Exception):
             await bot.shutdown()
