@@ -52,8 +52,7 @@ log = logging.getLogger(__name__)
 def make_bot(token: str, api_base: str) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
     return Bot(token=token, session=session,
-               default=DefaultBotProperties(parse_mode=ParseMode.HTML,
-                                            link_preview_is_disabled=True))
+               default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
 def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:

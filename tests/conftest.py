@@ -96,6 +96,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         _drop_pg_database(name)
 
 
+@pytest.fixture(scope="session")
+def tagger() -> object:
+    if os.environ.get("ZT_STUB"):
+        from stubtag import Tagger  # type: ignore
+    else:
+        from domain.tagging import Tagger
+
+    t = Tagger(extra_words=("县供电公司", "县自然资源局"))
+    t.initialize()
+    return t
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     from storage.migrate import upgrade

@@ -15,15 +15,6 @@ ZHAO, LI, SUN, QIAN, ZHOU, WU, WANG, FENG, SHEN = (
 HAN, YANG = 800001, 800002
 
 
-@pytest.fixture(scope="session")
-def tagger() -> object:
-    from domain.tagging import Tagger
-
-    t = Tagger(extra_words=("县供电公司", "县自然资源局"))
-    t.initialize()
-    return t
-
-
 @pytest.fixture
 async def dialog(uow_factory: object, clock: FrozenClock, config: DeskConfig,
                  tagger: object) -> AsyncIterator[Dialog]:

@@ -120,3 +120,17 @@ async def test_bad_input_gets_clear_answers(dialog: Dialog) -> None:
     assert "&lt;script&gt;" in dialog.last(HAN).text
     await dialog.say(123456, "你好")
     assert dialog.last(123456).text == texts.NOT_REGISTERED
+
+
+async def test_flooding_is_answered_once_and_changes_nothing(dialog: Dialog) -> None:
+    limit = dialog.desk.config.rate_limit_per_minute
+    for i in range(limit):
+        await dialog.say(HAN, f"/mine {i}")
+    before = len(dialog.messages(HAN))
+    for i in range(5):
+        await dialog.say(HAN, f"高压线迁改 {i}")
+    assert len(dialog.messages(HAN)) == before + 1
+    assert dialog.last(HAN).text == texts.RATE_LIMITED
+    dialog.clock.advance(minutes=2)
+    await dialog.say(HAN, "/mine")
+    assert dialog.last(HAN).text != texts.RATE_LIMITED

@@ -1,0 +1,102 @@
+"""The whole chat loop through the emulator with real polling, on both runtimes."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers import texts
+from tests.e2e.world import World
+
+pytestmark = pytest.mark.e2e
+
+HAN, YANG, ZHOU, QIAN, ZHAO, LI, FENG, WU = (800001, 800002, 900012, 900011, 900001, 900002,
+                                             900016, 900013)
+HV_LINE = "我们园区北侧的高压线迁改一直没人对接,影响厂房基础施工,麻烦尽快协调供电公司"
+
+
+async def test_report_accept_resolve_redo_and_rate(world: World) -> None:
+    await world.say(HAN, HV_LINE)
+    card = world.last(HAN)
+    assert "水电气网配套" in card["text"]
+    assert [w for w in world.words(card)] == [texts.BTN_SUBMIT, texts.BTN_CHANGE_CATEGORY,
+                                              texts.BTN_CANCEL]
+    await world.press(HAN, "提交")
+    assert "诉求编号" in world.text(HAN)
+
+    assert world.words(world.last(ZHOU)) == [texts.BTN_ACCEPT, texts.BTN_TRANSFER,
+                                             texts.BTN_RETURN]
+    assert await world.press(ZHOU, "受理") == "已受理"
+    assert "受理" in world.text(HAN)
+    await world.press(ZHOU, "办结")
+    await world.say(ZHOU, "已完成杆线迁移方案")
+    assert world.words(world.last(HAN)) == [texts.BTN_SATISFIED, texts.BTN_BASICALLY,
+                                            texts.BTN_UNSATISFIED]
+    await world.press(HAN, "不满意")
+    await world.say(HAN, "只迁了一半")
+    assert "不满意" in world.text(LI)
+    await world.press(ZHOU, "办结")
+    await world.say(ZHOU, "全部迁移完毕")
+    await world.press(HAN, "满意")
+    assert "已销号" in world.text(HAN)
+    [ticket] = await world.tickets()
+    assert (ticket.status, ticket.rating, ticket.reopen_count) == ("closed", "satisfied", 1)
+
+
+async def test_redelivered_update_creates_one_draft_and_one_ticket(world: World) -> None:
+    first = await world.say(HAN, HV_LINE)
+    world.emu.redeliver(first)
+    await world.settle()
+    cards = [m for m in world.messages(HAN) if texts.BTN_SUBMIT in world.words(m)]
+    assert len(cards) == 1
+    await world.press(HAN, "提交")
+    world.emu.redeliver(world.last_update)
+    await world.settle()
+    assert len(await world.tickets()) == 1
+
+
+async def test_double_press_and_two_officials(world: World) -> None:
+    await world.say(FENG, "/report")
+    await world.press(FENG, "豫东智能家居产业园")
+    await world.say(FENG, "企业反映土地出让手续迟迟没有办完,用地指标还没下达")
+    await world.press(FENG, "提交")
+    card = world.with_button(QIAN, "受理")
+    accept = next(b["callback_data"] for b in world.buttons(card) if "受理" in b["text"])
+    assert await world.press(QIAN, "受理") == "已受理"
+    # The same button again (an old keyboard): harmless.
+    toast = await world.press_data(QIAN, card["message_id"], accept)
+    assert toast and "已" in toast
+    [ticket] = await world.tickets()
+    assert ticket.status == "in_progress"
+
+
+async def test_forged_and_stranger_presses_change_nothing(world: World) -> None:
+    await world.say(HAN, HV_LINE)
+    await world.press(HAN, "提交")
+    card = world.with_button(ZHOU, "受理")
+    accept = next(b["callback_data"] for b in world.buttons(card) if "受理" in b["text"])
+    assert await world.press_data(WU, card["message_id"], accept)  # another unit
+    assert await world.press_data(YANG, card["message_id"], accept)  # an enterprise
+    assert await world.press_data(ZHOU, card["message_id"], "t:acc:999999") is not None
+    assert await world.press_data(ZHOU, card["message_id"], "garbage") == texts.BAD_CALLBACK
+    [ticket] = await world.tickets()
+    assert ticket.status == "submitted"
+
+
+async def test_bad_input_is_answered_politely(world: World) -> None:
+    await world.sticker(HAN)
+    assert world.text(HAN) == texts.UNSUPPORTED
+    await world.say(HAN, "急" * 6000)
+    assert "太长" in world.text(HAN)
+    await world.say(HAN, "<b>停工</b> & <script>x</script> 高压线")
+    assert "<script>" in world.text(HAN)  # shown as typed, because it was escaped
+    await world.say(HAN, "/nosuch")
+    assert world.text(HAN) == texts.UNKNOWN_COMMAND
+
+
+async def test_429_delays_but_does_not_lose_a_notification(world: World) -> None:
+    await world.say(HAN, HV_LINE)
+    world.emu.fail_next("sendMessage", status=429, retry_after=1, count=1)
+    await world.press(HAN, "提交")
+    await world.settle(timeout=20)
+    assert texts.BTN_ACCEPT in world.words(world.with_button(ZHOU, "受理"))
+    assert "诉求编号" in "".join(m.get("text", "") for m in world.messages(HAN))
