@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bot.settings import Settings
@@ -86,7 +87,8 @@ def make_sender(core: Core, transport: Transport) -> OutboxSender:
     s = core.settings
     return OutboxSender(core.uow_factory, transport, core.clock,
                         per_chat_interval=s.send_per_chat_interval,
-                        global_per_second=s.send_global_per_second)
+                        global_per_second=s.send_global_per_second,
+                        lease=timedelta(seconds=s.outbox_lease_seconds))
 
 
 def build_scheduler(core: Core, on_enqueued: Any) -> Any:

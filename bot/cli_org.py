@@ -98,9 +98,21 @@ def describe_changes(summary: LoadSummary) -> str:
     return texts.ORG_CHANGES.format(detail=";".join(parts))
 
 
+def _sqlite_file_missing(url: str) -> bool:
+    """Connecting would create an empty SQLite file: check first, so a refusal leaves no trace."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database or ""
+    return (parsed.get_backend_name() == "sqlite" and name not in ("", ":memory:")
+            and not name.startswith("file:") and not Path(name).exists())
+
+
 async def _has_schema(engine: Any) -> bool:
     from sqlalchemy import inspect
 
+    if _sqlite_file_missing(engine.url.render_as_string(hide_password=False)):
+        return False
     async with engine.connect() as conn:
         return bool(await conn.run_sync(lambda c: inspect(c).has_table("units")))
 
@@ -164,7 +176,8 @@ def render_overview(ov: OrgOverview) -> list[str]:
                      f"{texts.ORG_SHOW_UNIT_PEOPLE.format(n=u.people)}")
     lines.append(texts.ORG_SHOW_CATEGORIES.format(n=len(ov.categories)))
     for c in ov.categories:
-        lines.append(f"  {c.code:<12} {c.name}  → {c.unit}  {texts.ORG_SHOW_DAYS.format(days=c.days)}")
+        days = texts.ORG_SHOW_DAYS.format(days=c.days)
+        lines.append(f"  {c.code:<12} {c.name}  → {c.unit}  {days}")
     lines.append(texts.ORG_SHOW_PEOPLE.format(n=len(ov.people)))
     for p in ov.people:
         roles = "、".join(ROLE_NAMES.get(r, r) for r in p.roles)

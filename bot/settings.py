@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # Outbox pacing (Telegram: ~1 msg/s per chat, ~30 msg/s overall).
     send_per_chat_interval: float = 1.0
     send_global_per_second: float = 25.0
+    # A crashed sender's claimed messages go out again after this many seconds.
+    outbox_lease_seconds: float = 15.0
     sweep_interval_seconds: int = 60
     quiet_start: str = "22:00"
     quiet_end: str = "07:30"

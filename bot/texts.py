@@ -55,3 +55,15 @@ UNIT_KIND_NAMES = {"dispatcher": "重点项目办", "department": "部门", "tow
                    "utility": "公用企业", "company": "企业"}
 STAGE_NAMES = {"signed": "签约", "started": "开工", "topped_out": "封顶", "completed": "竣工",
                "in_production": "投产"}
+
+# --- statistics, export and dashboard (bot/cli_stats.py) ---
+STATS_NAIVE_NOW = "--now 需要带时区的时间,例如 2026-11-24T09:00:00+08:00。"
+STATS_BAD_PERIOD = "日期范围有误:--to 不能早于 --from。"
+EXPORT_STARTED = "正在导出问题台账到 {path} …"
+EXPORT_PROGRESS = "已写入 {rows} 条…"
+EXPORT_DONE = "问题台账已导出:{path}(共 {rows} 条,另含分单位汇总表)。"
+DASHBOARD_STARTED = "大屏已启动:{url}(按 Ctrl-C 停止)。"
+DASHBOARD_NO_TOKEN = (
+    "提示:未设置 ZHITONG_DASHBOARD_TOKEN,只能通过一次性登录链接访问"
+    "(机器人 /dashboard,或 zhitong dashboard --issue-login)。"
+)

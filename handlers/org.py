@@ -187,7 +187,9 @@ async def do_load_org(uow: UnitOfWork, spec: OrgSpec, now: datetime) -> LoadSumm
     await s.flush()
 
     # --- projects -------------------------------------------------------------------------
-    projects = {p.code: p for p in (await s.execute(select(Project).order_by(Project.id))).scalars()}
+    projects = {
+        p.code: p for p in (await s.execute(select(Project).order_by(Project.id))).scalars()
+    }
     summary.projects.total = len(spec.projects)
     for pr in spec.projects:
         values = {

@@ -20,7 +20,8 @@ from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# Long enough for one paced batch; short enough that a crashed sender's rows come back soon.
+LEASE = timedelta(seconds=15)
 MAX_BACKOFF_SECONDS = 300.0
 MAX_ATTEMPTS = 12
 
@@ -54,7 +55,8 @@ class OutboxSender:
         *,
         per_chat_interval: float = 1.0,
         global_per_second: float = 25.0,
-        batch: int = 50,
+        batch: int = 10,
+        lease: timedelta = LEASE,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.uow_factory = uow_factory
@@ -63,6 +65,7 @@ class OutboxSender:
         self.per_chat_interval = per_chat_interval
         self.global_interval = 1.0 / global_per_second if global_per_second > 0 else 0.0
         self.batch = batch
+        self.lease = lease
         self._mono = monotonic
         self._chat_next: dict[int, float] = {}
         self._global_next = 0.0
@@ -93,7 +96,7 @@ class OutboxSender:
         """One round: claim due rows, send what pacing allows. Returns rows finished."""
         now = self.clock.now()
         async with self.uow_factory() as uow:
-            rows = list(await uow.outbox.claim_due(now, self.batch, LEASE))
+            rows = list(await uow.outbox.claim_due(now, self.batch, self.lease))
             await uow.commit()
         if not rows:
             return 0

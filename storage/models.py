@@ -36,6 +36,10 @@ NAMING = {
 }
 
 
+# "As soon as possible" for Ticket.sweep_at: earlier than any real time.
+SWEEP_NOW = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on SQLite (which forgets zones) too."""
 
@@ -172,9 +176,14 @@ class Ticket(Base):
     # First resolution time, for 按期办结率 even after a reopen.
     first_resolved_at: Mapped[datetime | None]
     first_due_at: Mapped[datetime | None]
+    # When the scheduler must next look at this ticket (DESIGN §8; scheduler/sweeps.py). Every
+    # UPDATE that does not set it resets it to SWEEP_NOW, so a changed deadline, status or unit is
+    # planned afresh by the next sweep; NULL once nothing is left to do (closed).
+    sweep_at: Mapped[datetime | None] = mapped_column(default=SWEEP_NOW, onupdate=SWEEP_NOW)
 
     __table_args__ = (
         Index("ix_tickets_status_due_at", "status", "due_at"),
+        Index("ix_tickets_sweep_at", "sweep_at"),
         Index("ix_tickets_unit_id_status", "unit_id", "status"),
         Index("ix_tickets_project_id_created_at", "project_id", "created_at"),
         Index("ix_tickets_created_at", "created_at"),
@@ -269,6 +278,21 @@ class ProgressReport(Base):
     created_at: Mapped[datetime]
 
 
+class ProjectEvent(Base):
+    """Append-only audit of a project's colour and stage changes (四色管理, milestones)."""
+
+    __tablename__ = "project_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    action: Mapped[str] = mapped_column(String(32))  # colour | stage | milestone_refused
+    from_value: Mapped[str | None] = mapped_column(String(32))
+    to_value: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
 class TagCorrection(Base):
     """A category the person or an official corrected: feeds the tagging corpus."""
 
@@ -280,3 +304,16 @@ class TagCorrection(Base):
     source: Mapped[str] = mapped_column(String(16))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     created_at: Mapped[datetime]
+
+
+class DashboardToken(Base):
+    """Dashboard (大屏) access, hashes only: single-use login links and the sessions they open."""
+
+    __tablename__ = "dashboard_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "login" (single use) or "session" (cookie)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

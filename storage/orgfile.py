@@ -285,7 +285,8 @@ class _Validator:
     def unknown_keys(self, path: str, item: dict[Any, Any], allowed: tuple[str, ...]) -> None:
         for key in item:
             if key not in allowed:
-                self.warn(f"{path}.{key}" if path else str(key), f"未知的键,已忽略(可用:{', '.join(allowed)})",
+                self.warn(f"{path}.{key}" if path else str(key),
+                          f"未知的键,已忽略(可用:{', '.join(allowed)})",
                           self._line(item, key))
 
     def text(self, path: str, item: dict[Any, Any], key: str, *, required: bool) -> str | None:
@@ -344,7 +345,9 @@ class _Validator:
                  line)
         return None
 
-    def id_list(self, path: str, item: dict[Any, Any], key: str) -> list[tuple[str, str, int | None]]:
+    def id_list(
+        self, path: str, item: dict[Any, Any], key: str
+    ) -> list[tuple[str, str, int | None]]:
         """(path, value, line) of each entry of a list of codes/ids; one string is a list of one."""
         value = item.get(key)
         if value is None:
@@ -377,12 +380,14 @@ class _Validator:
         if "units" not in data:
             self.bad("units", "缺少必填项:至少需要一个单位(其中恰好一个 kind: dispatcher)")
 
+        # References are checked against every code the file declares, also on entries that
+        # have problems of their own, so one mistake is reported once and not again at each use.
         units = self.units(data)
-        unit_codes = {u.code for u in units}
+        unit_codes = self.declared(data, "units", "code")
         categories = self.categories(data, unit_codes)
-        category_codes = {c.code for c in categories}
+        category_codes = self.declared(data, "categories", "code")
         people = self.people(data, unit_codes)
-        person_ids = {p.id for p in people}
+        person_ids = self.declared(data, "people", "id")
         projects = self.projects(data, unit_codes, category_codes, person_ids)
 
         if self.problems:
@@ -396,6 +401,17 @@ class _Validator:
             warnings=tuple(self.warnings),
             source=self.source,
         )
+
+    @staticmethod
+    def declared(doc: dict[Any, Any], section: str, key: str) -> set[str]:
+        entries = doc.get(section)
+        if not isinstance(entries, list):
+            return set()
+        return {
+            str(e[key]).strip() for e in entries
+            if isinstance(e, dict) and isinstance(e.get(key), str | int)
+            and not isinstance(e.get(key), bool) and str(e[key]).strip()
+        }
 
     def county(self, doc: dict[Any, Any]) -> str | None:
         value = doc.get("county")
@@ -472,7 +488,9 @@ class _Validator:
             if ok and code is not None and name is not None:
                 out.append(CategorySpec(code=code, name=name, unit=str(unit), days=days,
                                         keywords=tuple(keywords)))
-        if out and "other" not in seen:
+        if not doc.get("categories"):
+            self.warn("categories", "没有定义问题类别:诉求将无法分类和分派")
+        elif out and "other" not in seen:
             self.warn("categories", "没有 other(其他)类别:无法归类的诉求将无处可去")
         return out
 

@@ -9,7 +9,10 @@ the method implementations coerce what they need.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from email.message import Message as _HeaderParser
 from typing import Any
@@ -20,7 +23,7 @@ JSON_FIELDS = frozenset({
     "reply_markup", "media", "allowed_updates", "entities", "caption_entities", "commands",
     "scope", "link_preview_options", "reply_parameters", "results", "menu_button", "rights",
     "permissions", "options", "explanation_entities", "prices", "reaction", "shipping_options",
-    "errors", "input_message_content", "mask_position", "stickers", "sticker_format",
+    "errors", "input_message_content", "mask_position", "stickers",
     "suggested_post_parameters", "button", "rich_message", "checklist", "question_entities",
     "text_entities", "areas", "content", "photo_entities", "accepted_gift_types",
 })
@@ -32,7 +35,7 @@ ATTACH_PREFIX = "attach://"
 class UploadedFile:
     """A file part of a multipart request, kept with its bytes."""
 
-    field: str
+    part_name: str
     filename: str
     content_type: str
     data: bytes = field(repr=False)
@@ -42,7 +45,7 @@ class UploadedFile:
         return len(self.data)
 
     def to_json(self) -> dict[str, Any]:
-        return {"upload": self.filename, "field": self.field, "size": self.size,
+        return {"upload": self.filename, "part": self.part_name, "size": self.size,
                 "content_type": self.content_type}
 
 
@@ -69,32 +72,30 @@ def _header_param(header_value: str, header: str, name: str) -> str | None:
 
 
 def split_multipart(content_type: str, body: bytes) -> list[tuple[dict[str, str], bytes]]:
-    """Parts of a multipart body as (lower-cased headers, raw bytes); binary-safe."""
+    """Parts of a multipart body as (lower-cased headers, raw bytes); binary-safe.
+
+    A delimiter only counts at the start of a line and when followed by CRLF or "--", so part
+    content that merely contains the boundary text is left alone.
+    """
     boundary = _header_param(content_type, "content-type", "boundary")
     if not boundary:
         raise BodyError("multipart body without boundary")
-    delimiter = b"--" + boundary.encode("latin-1")
+    delimiter = re.compile(rb"(?:\A|\r\n)--" + re.escape(boundary.encode("latin-1"))
+                           + rb"(--)?[ \t]*(?:\r\n|\Z)")
+    marks = list(delimiter.finditer(body))
     parts: list[tuple[dict[str, str], bytes]] = []
-    chunks = body.split(delimiter)
-    # chunks[0] is the preamble; the chunk after the closing delimiter starts with "--".
-    for chunk in chunks[1:]:
-        if chunk.startswith(b"--"):
+    for here, nxt in itertools.pairwise(marks):
+        if here.group(1):  # the closing delimiter
             break
-        if chunk.startswith(b"\r\n"):
-            chunk = chunk[2:]
-        elif chunk.startswith(b"\n"):
-            chunk = chunk[1:]
+        chunk = body[here.end():nxt.start()]
         head, sep, content = chunk.partition(b"\r\n\r\n")
         if not sep:
-            head, sep, content = chunk.partition(b"\n\n")
-            if not sep:
+            if chunk.startswith(b"\r\n"):  # a part without headers
+                head, content = b"", chunk[2:]
+            else:
                 raise BodyError("malformed multipart part")
-        if content.endswith(b"\r\n"):
-            content = content[:-2]
-        elif content.endswith(b"\n"):
-            content = content[:-1]
         headers: dict[str, str] = {}
-        for line in head.decode("utf-8", "replace").splitlines():
+        for line in head.decode("utf-8", "replace").split("\r\n"):
             name, colon, value = line.partition(":")
             if colon:
                 headers[name.strip().lower()] = value.strip()
@@ -107,10 +108,8 @@ def decode_json_fields(params: dict[str, Any]) -> None:
     for key in JSON_FIELDS & params.keys():
         value = params[key]
         if isinstance(value, str) and value[:1] in ("{", "["):
-            try:
+            with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)
-            except ValueError:
-                pass
 
 
 def parse_body(content_type: str, body: bytes, query: dict[str, str] | None = None) -> ParsedBody:
@@ -136,7 +135,7 @@ def parse_body(content_type: str, body: bytes, query: dict[str, str] | None = No
                 filename = _header_param(disposition, "content-disposition", "filename")
                 if filename is not None:
                     uploads[name] = UploadedFile(
-                        field=name, filename=filename or name,
+                        part_name=name, filename=filename or name,
                         content_type=headers.get("content-type", "application/octet-stream"),
                         data=content)
                 else:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 
@@ -284,3 +285,38 @@ async def test_service_officer_reports_for_two_projects_and_chooses(d: Dialog) -
     [stored] = await reports(d)
     assert stored.project_id == (await project(d, "P2026-002")).id
     assert await ticket_count(d) == 0
+
+
+async def test_a_problem_typed_instead_of_the_amount_is_not_swallowed(d: Dialog) -> None:
+    await d.say(HAN, REPORT)
+    await d.press(HAN, "改金额")
+    await d.say(HAN, HV_LINE)
+    assert texts.BTN_CHANGE_CATEGORY in d.last(HAN).words()  # the problem card
+    await d.press(HAN, "提交")
+    assert await ticket_count(d) == 1
+    await d.say(HAN, "2400")  # no longer read as the amount of the progress card
+    assert await reports(d) == []
+
+
+async def test_guided_form_gives_up_after_two_unreadable_amounts(d: Dialog) -> None:
+    await d.say(HAN, "/progress")
+    await d.say(HAN, "还没统计")
+    await d.say(HAN, "不知道")
+    assert d.last(HAN).text == pt.AMOUNT_GIVE_UP_GUIDED
+    async with d.desk.uow_factory() as uow:
+        han = await uow.accounts.by_telegram_id(HAN)
+        assert han is not None
+        assert await uow.drafts.get(han.id, progress.DRAFT) is None
+        assert await uow.drafts.get(han.id, progress.INPUT) is None
+
+
+async def test_project_view_shows_the_recorded_colour_and_the_live_one(d: Dialog) -> None:
+    from handlers.progress_sweeps import sweep_project_colours
+
+    await sweep_project_colours(d.desk.uow_factory, d.clock.now(), d.desk.config)
+    await d.say(HAN, "本月完成投资110000万元")
+    await d.press(HAN, "提交")
+    await d.say(HAN, "/project P2026-001")
+    view = d.last(HAN).text
+    assert "四色状态:⚫ 黑色" in view and "从未报送进度" in view
+    assert "按最新数据测算为🟢 绿色" in view

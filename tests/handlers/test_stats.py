@@ -113,6 +113,10 @@ async def test_weekly_bulletin_with_ledger(uow_factory: Any, tmp_path: Path) -> 
     assert load_workbook(path)[T.LEDGER_SHEET].max_row == 15
 
 
+def _head(path: Path) -> bytes:
+    return path.read_bytes()[:4]
+
+
 def _ctx(uow: Any, account: Account, actor: Actor, update_id: int = 1) -> Ctx:
     return Ctx(uow, NOW, DeskConfig(timezone=SH), update_id=update_id, chat_id=555,
                account=account, actor=actor)
@@ -132,8 +136,7 @@ async def test_commands_reply_with_text_and_files(uow_factory: Any, tmp_path: Pa
     async with uow_factory() as uow:
         payloads = [m.payload for m in await uow.outbox.all()]
     assert "受理 <b>13</b> 件" in payloads[0]["text"]
-    chart = Path(payloads[1]["document"]["path"])
-    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert _head(Path(payloads[1]["document"]["path"])) == b"\x89PNG"
     assert payloads[1]["document"]["filename"] == T.CHART_FILENAME
     ledger = Path(payloads[2]["document"]["path"])
     assert load_workbook(ledger)[T.LEDGER_SHEET].max_row == 15

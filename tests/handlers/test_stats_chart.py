@@ -79,3 +79,14 @@ async def test_chart_of_an_empty_period(uow_factory: Any) -> None:
         warnings.simplefilter("error")
         png = render_stats_chart(report, trend)
     assert png.startswith(b"\x89PNG")
+
+
+async def test_names_are_not_parsed_as_mathtext(uow_factory: Any) -> None:
+    from dataclasses import replace
+
+    async with uow_factory() as uow:
+        await seed_desk(uow_factory)
+        report = await query_stats(uow.session, now=NOW, tz=SH, period=NOVEMBER)
+    odd = [replace(u, name=f"$\\frac{{{u.name}") for u in report.by_unit]
+    png = render_stats_chart(replace(report, by_unit=odd), [], "$x^")
+    assert png.startswith(b"\x89PNG")

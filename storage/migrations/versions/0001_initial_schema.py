@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:23:55.049998
+Create Date: 2026-11-23 12:37:16.568306
 """
 
 from __future__ import annotations
@@ -88,6 +88,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_categories')),
     sa.UniqueConstraint('code', name=op.f('uq_categories_code'))
     )
+    op.create_table('dashboard_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', storage.models.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_dashboard_tokens_account_id_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dashboard_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_dashboard_tokens_token_hash'))
+    )
     op.create_table('drafts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -162,6 +174,23 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_project_contacts_project_id_projects'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('project_id', 'account_id', name=op.f('pk_project_contacts'))
     )
+    op.create_table('project_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('action', sa.String(length=32), nullable=False),
+    sa.Column('from_value', sa.String(length=32), nullable=True),
+    sa.Column('to_value', sa.String(length=32), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['accounts.id'], name=op.f('fk_project_events_actor_id_accounts')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_project_events_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_project_events'))
+    )
+    with op.batch_alter_table('project_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_project_events_project_id'), ['project_id'], unique=False)
+
     op.create_table('tickets',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=20), nullable=False),
@@ -197,6 +226,7 @@ def upgrade() -> None:
     sa.Column('returned_reason', sa.Text(), nullable=True),
     sa.Column('first_resolved_at', storage.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('first_due_at', storage.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('sweep_at', storage.models.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['accepted_by_id'], ['accounts.id'], name=op.f('fk_tickets_accepted_by_id_accounts')),
     sa.ForeignKeyConstraint(['duplicate_of_id'], ['tickets.id'], name=op.f('fk_tickets_duplicate_of_id_tickets')),
     sa.ForeignKeyConstraint(['extension_requested_by_id'], ['accounts.id'], name=op.f('fk_tickets_extension_requested_by_id_accounts')),
@@ -211,6 +241,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_tickets_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_tickets_project_id_created_at', ['project_id', 'created_at'], unique=False)
         batch_op.create_index('ix_tickets_status_due_at', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_tickets_sweep_at', ['sweep_at'], unique=False)
         batch_op.create_index('ix_tickets_unit_id_status', ['unit_id', 'status'], unique=False)
 
     op.create_table('tag_corrections',
@@ -255,11 +286,16 @@ def downgrade() -> None:
     op.drop_table('tag_corrections')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_unit_id_status')
+        batch_op.drop_index('ix_tickets_sweep_at')
         batch_op.drop_index('ix_tickets_status_due_at')
         batch_op.drop_index('ix_tickets_project_id_created_at')
         batch_op.drop_index('ix_tickets_created_at')
 
     op.drop_table('tickets')
+    with op.batch_alter_table('project_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_project_events_project_id'))
+
+    op.drop_table('project_events')
     op.drop_table('project_contacts')
     with op.batch_alter_table('progress_reports', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_progress_reports_project_id'))
@@ -268,6 +304,7 @@ def downgrade() -> None:
     op.drop_table('invites')
     op.drop_table('projects')
     op.drop_table('drafts')
+    op.drop_table('dashboard_tokens')
     op.drop_table('categories')
     op.drop_table('accounts')
     op.drop_table('units')
