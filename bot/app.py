@@ -79,7 +79,13 @@ def register_desk_plugins(desk: Desk, settings: Settings) -> None:
                 raise
             continue
         register = getattr(mod, "register", None)
-        if register is not None:
+        if register is None:
+            continue
+        import inspect
+
+        if "dashboard_url" in inspect.signature(register).parameters:
+            register(desk, settings.data_dir, dashboard_url=settings.dashboard_url)
+        else:
             register(desk, settings.data_dir)
 
 

@@ -65,6 +65,13 @@ def run_filter(tagger: Tagger, lines: Iterable[str], out: IO[bytes]) -> int:
     return count
 
 
+def _quiet_jieba() -> None:
+    """jieba logs its dictionary loading at DEBUG on stderr; the pipe's reader wants only errors."""
+    import jieba  # sets its logger to DEBUG on import, so the level is set after importing
+
+    jieba.setLogLevel(logging.WARNING)
+
+
 def _stdin_lines() -> IO[str]:
     # Only "\n" ends a line (a stray "\r" or U+2028 inside a message must not split it), and
     # undecodable bytes become U+FFFD instead of aborting the stream.
@@ -77,7 +84,7 @@ def tag(ctx: click.Context) -> None:
     """标注诉求:每行输入 JSON {"text": ...},每行输出 intent/category/urgent/amount_wan/milestone/keywords/confidence。"""
     if ctx.invoked_subcommand is not None:
         return
-    logging.getLogger("jieba").setLevel(logging.WARNING)  # its start-up chatter is not ours
+    _quiet_jieba()
     tagger = Tagger()
     tagger.initialize()
     try:
@@ -104,7 +111,7 @@ def tag_train(corpus_path: Path | None, out_path: Path | None) -> None:
     from domain.tagging.corpus import default_corpus_path, train_model
     from domain.tagging.tagger import default_model_path, default_userdict_path
 
-    logging.getLogger("jieba").setLevel(logging.WARNING)
+    _quiet_jieba()
     corpus_path = corpus_path or default_corpus_path()
     out_path = out_path or default_model_path()
     model, count = train_model(corpus_path, default_userdict_path())
@@ -115,3 +122,7 @@ def tag_train(corpus_path: Path | None, out_path: Path | None) -> None:
     )
     tmp.replace(out_path)  # a reader never sees half a model
     click.echo(texts.TRAINED.format(count=count, path=out_path))
+
+
+if __name__ == "__main__":  # `python -m bot.cli_tag`: the filter without the rest of the CLI
+    tag()

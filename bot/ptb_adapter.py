@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import warnings
 from typing import Any
 
 from telegram import (
@@ -150,7 +151,7 @@ async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event,
             await _sleep_or_stop(stop, 1.0)
             continue
         except RetryAfter as exc:
-            await _sleep_or_stop(stop, _seconds(exc.retry_after))
+            await _sleep_or_stop(stop, _retry_after(exc))
             continue
         for update in updates:
             out = await handle_update(bot, desk, update)
@@ -168,6 +169,13 @@ def _seconds(value: int | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
+def _retry_after(exc: RetryAfter) -> float:
+    # PTB 22 warns that the attribute's type will change; both types are handled here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _seconds(exc.retry_after)
+
+
 class PtbTransport:
     """Renders a neutral outbox payload with PTB and maps its errors for the sender."""
 
@@ -179,7 +187,7 @@ class PtbTransport:
         try:
             return await self._deliver(chat_id, payload, message_id)
         except RetryAfter as exc:
-            raise RetryLater(_seconds(exc.retry_after), "429 too many requests") from exc
+            raise RetryLater(_retry_after(exc), "429 too many requests") from exc
         except BadRequest as exc:
             if "not modified" in exc.message:
                 return None

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     rating_reask_after_days: int = 2
     rating_autoclose_after_days: int = 5
     dashboard_token: str = ""
+    # Where officials open the dashboard (the login links /dashboard hands out point here).
+    dashboard_url: str = "http://127.0.0.1:8080"
     # Webhook mode: Telegram sends this in X-Telegram-Bot-Api-Secret-Token (1-256 of A-Z a-z 0-9 _ -).
     webhook_secret: str = ""
     data_dir: str = "zhitong-data"

@@ -222,12 +222,14 @@ async def on_message(ctx: Ctx, tagger: TaggerLike, text: str, photos: list[str],
         if same_album or await _takes_loose_photos(ctx, draft, text, media_group_id):
             await _attach_photos(ctx, draft, text, photos, media_group_id)
             return True
+    if not dp.progress_project_ids(ctx.actor):
+        return False
+    if not text and photos and media_group_id:
+        return await _stash_album_photos(ctx, photos, media_group_id)
     if not text:
         return False
     if await drafts.get(acc, reporting.PROXY) is not None:
         return False  # /report chose a project for a problem report: leave it to the desk
-    if not dp.progress_project_ids(ctx.actor):
-        return False
     tag = tagger.tag(text)
     if tag.intent != "progress":
         return False
@@ -250,6 +252,24 @@ async def _takes_loose_photos(ctx: Ctx, draft: Draft, text: str,
             return False
         if problem.updated_at > draft.updated_at:
             return False
+    return True
+
+
+async def _stash_album_photos(ctx: Ctx, photos: list[str], media_group_id: str) -> bool:
+    """An album sent before its text: keep every photo (the desk's "photos" stash, which the
+    next text — a progress report or a problem — picks up) and answer once per album."""
+    assert ctx.account is not None
+    drafts = ctx.uow.drafts
+    problem = await drafts.get(ctx.account.id, reporting.REPORT)
+    if problem is not None and problem.data.get("media_group_id") == media_group_id:
+        return False  # the rest of a problem report's album: the desk attaches it
+    stash = await drafts.get(ctx.account.id, "photos")
+    kept = list(stash.data.get("photos", [])) if stash is not None else []
+    first = stash is None or stash.data.get("media_group_id") != media_group_id
+    await drafts.put(ctx.account.id, "photos",
+                     {"photos": [*kept, *photos], "media_group_id": media_group_id}, ctx.now)
+    if first:
+        await ctx.reply(outmsg.send(pt.ALBUM_NEEDS_TEXT))
     return True
 
 

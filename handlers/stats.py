@@ -18,10 +18,10 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -51,6 +51,9 @@ from storage.stats_queries import (
     weekly_trend,
 )
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from handlers.desk import Desk
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 TREND_WEEKS = 8
@@ -411,6 +414,21 @@ async def cmd_dashboard(ctx: Ctx, args: str, base_url: str,
     url = dashboard_login_url(base_url, token)
     await ctx.reply(outmsg.send(T.DASHBOARD_LINK.format(minutes=int(ttl.total_seconds() // 60),
                                                         url=esc(url))))
+
+
+DEFAULT_DASHBOARD_URL = "http://127.0.0.1:8080"
+
+
+def register(desk: Desk, data_dir: str | Path | None = None,
+             dashboard_url: str | None = None) -> None:
+    """Plug /stats, /export and /dashboard into the desk. Charts and ledgers are written under
+    `data_dir`/exports and sent as documents; `dashboard_url` is where `zhitong dashboard` is
+    reachable from the admins' browsers (the login link is built on it)."""
+    out_dir = Path(data_dir or "zhitong-data") / "exports"
+    desk.extra_commands["stats"] = partial(cmd_stats, out_dir=out_dir)
+    desk.extra_commands["export"] = partial(cmd_export, out_dir=out_dir)
+    desk.extra_commands["dashboard"] = partial(cmd_dashboard,
+                                               base_url=dashboard_url or DEFAULT_DASHBOARD_URL)
 
 
 def _out_file(out_dir: Path, stem: str, ctx: Ctx, ext: str) -> Path:

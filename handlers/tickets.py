@@ -322,6 +322,9 @@ async def check_decide_extension(ctx: Ctx, ticket_id: int, approve: bool) -> Tic
                               "extension_requested_by_id": None}
     if approve and until is not None:
         values["due_at"] = until
+        if ticket.first_resolved_at is None:
+            # An approved extension is the deadline 按期办结率 judges the first resolution by.
+            values["first_due_at"] = until
     requester_id = ticket.extension_requested_by_id
     event = await _move(ctx, ticket, action, values,
                         data={"until": until.isoformat() if until else None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 MODEL_FORMAT = 1
@@ -30,21 +30,21 @@ class LinearModel:
     weights: dict[str, list[float]]
     meta: dict[str, object]
 
-    def probabilities(self, features: Sequence[str], rules: Mapping[str, float]) -> list[float]:
+    def probabilities(self, features: Collection[str], rules: Mapping[str, float]) -> list[float]:
         """Class probabilities (softmax) for one message.
 
         Text features are scaled by 1/sqrt(n) so long messages are not more confident merely for
         being long; pooled rule features keep their own value.
         """
-        weights = self.weights
-        rows = [weights[f] for f in features if f in weights]
+        get = self.weights.get
+        rows = [row for row in map(get, features) if row is not None]
         logits = list(self.bias)
         if rows:
             scale = 1.0 / math.sqrt(len(features))
-            for i, total in enumerate(map(math.fsum, zip(*rows, strict=True))):
+            for i, total in enumerate(map(sum, zip(*rows, strict=True))):
                 logits[i] += total * scale
         for name, value in rules.items():
-            row = weights.get(name)
+            row = get(name)
             if row is not None:
                 for i, w in enumerate(row):
                     logits[i] += w * value

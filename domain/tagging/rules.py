@@ -7,10 +7,11 @@ say nothing about what they do not recognise; the learned model does the rest.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.tagging.lexicon import NEUTRAL, STRONG, WEAK
-from domain.tagging.trie import trie_pattern
+from domain.tagging.trie import LongestMatch
 
 # Clause boundaries: negation and tense are judged inside one clause only.
 _CLAUSE_SPLIT = re.compile(r"[,.;!?、，。；！？\n]+|\s{2,}")
@@ -28,7 +29,7 @@ def _keyword_table() -> dict[str, tuple[str, str]]:
 
 
 _KEYWORDS = _keyword_table()
-_KEYWORD_RE = trie_pattern(_KEYWORDS)
+_KEYWORD_SCAN = LongestMatch(_KEYWORDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +42,10 @@ class KeywordHit:
 def keyword_hits(text: str) -> list[KeywordHit]:
     """Category keywords in the text, longest match at each position, in order."""
     hits: list[KeywordHit] = []
-    for m in _KEYWORD_RE.finditer(text):
-        tier, category = _KEYWORDS[m.group()]
+    for _, word in _KEYWORD_SCAN.find(text):
+        tier, category = _KEYWORDS[word]
         if tier != "n":
-            hits.append(KeywordHit(m.group(), category, tier == "s"))
+            hits.append(KeywordHit(word, category, tier == "s"))
     return hits
 
 
@@ -83,7 +84,7 @@ _DISTRESS = (
     "拿不到工资", "工钱没", "要工资", "讨工资", "威胁", "恐吓", "扬言", "打人", "殴打", "打伤",
     "打架", "农药", "喝药", "吓人", "寻短见", "轻生", "以死相逼", "不活了", "放话", "搞事",
     "报复", "收拾我们", "汽油", "场面很乱", "场面混乱", "失控", "扔石头", "砸坏", "不敢住", "不敢出门", "不敢上班", "爬上", "爬到", "救护车", "头破", "流血", "送医院", "砍人", "拿刀",
-    "被打", "持刀", "动手", "跳楼", "自杀", "上访", "聚集", "围攻", "闹事", "发生冲突", "起冲突", "打砸",
+    "被打", "持刀", "动手", "跳楼", "自杀", "上访", "聚集在", "聚集了", "聚集到", "聚众闹", "围攻", "闹事", "发生冲突", "起冲突", "打砸",
     "砸了", "人身安全", "群体性", "欠工资", "工资没给", "工资还没", "讨要工资",
     "工资都发不", "拉横幅", "堵大门", "打起来", "挨打",
 )  # fmt: skip
@@ -94,17 +95,27 @@ _URGENT_NEUTRAL = (
     "太堵", "很堵", "堵车", "拥堵", "报警系统", "报警器", "自动报警", "防火涂料",
 )  # fmt: skip
 
-_URGENT_KIND: dict[str, str] = {}
-for _kind, _words in (
-    ("say", _SAY_URGENT),
-    ("stop", _STOPPED),
-    ("hazard", _HAZARD),
-    ("distress", _DISTRESS),
-    ("", _URGENT_NEUTRAL),
-):
-    for _w in _words:
-        _URGENT_KIND.setdefault(_w, _kind)
-_URGENT_RE = trie_pattern(_URGENT_KIND)
+
+
+def _word_table(groups: Sequence[tuple[str, Sequence[str]]]) -> dict[str, str]:
+    """word → group name; the first group listing a word keeps it."""
+    table: dict[str, str] = {}
+    for name, words in groups:
+        for word in words:
+            table.setdefault(word, name)
+    return table
+
+
+_URGENT_KIND = _word_table(
+    [
+        ("say", _SAY_URGENT),
+        ("stop", _STOPPED),
+        ("hazard", _HAZARD),
+        ("distress", _DISTRESS),
+        ("", _URGENT_NEUTRAL),
+    ]
+)
+_URGENT_SCAN = LongestMatch(_URGENT_KIND)
 _WAGE_RE = re.compile(
     r"(?:拖欠|欠|没发|发不出|没给|不给|拿不到|讨要|要不到|结不了|没结|不结清)[^,，。!！?？]{0,6}(?:工资|工钱|薪)"
     r"|(?:工资|工钱)[^,，。!！?？]{0,6}(?:拖欠|没发|没有发|发不出|没到|没给|不给|欠着|拿不到|没结)"
@@ -112,11 +123,18 @@ _WAGE_RE = re.compile(
 
 # Threats: 不给钱就不让干, 被当地人打了.
 _THREAT_RE = re.compile(
-    r"不[^,，。!！?？]{0,5}就[^,，。!！?？]{0,3}(?:不让|停|堵|砸|闹|打|喝|跳|不下来|不走)"
+    r"不[^,，。!！?？]{0,5}就[^,，。!！?？]{0,3}(?:不让|停|堵|砸|打|喝|跳|不下来|不走)"
     r"|被[^,，。!！?？]{0,5}打(?:了|伤|得)"
 )
-_BLOCKED_RE = re.compile(r"不让[^,，。!！?？]{0,6}(?:进|出|过|走|干|施工|开工|作业|生产|动工)")
+# 不让我们的车进, 不让施工; but 不让外地的进来 is about competitors, not us.
+_BLOCKED_RE = re.compile(
+    r"不让(?:(?:我们|咱们|工人|施工队|施工方|车辆?|混凝土车|大车|货车|机械|挖机|设备)[^,，。!！?？]{0,3})?"
+    r"(?:进|出|过|走|干|施工|开工|作业|生产|动工)"
+)
 _HALT_RE = re.compile(r"(?:停止|暂停|禁止|叫停)[^,，。!！?？]{0,5}(?:作业|施工|生产|开工|运输|营业)")
+
+# Characters without which none of the pattern cues above (halt, blocked, threat, wage) can match.
+_URGENT_PATTERN_HINT = re.compile(r"停|禁止|不让|被|就|工资|工钱|薪")
 
 # Negation or hedging just before a cue: the thing did not (or may not) happen.
 _NEG_BEFORE = re.compile(
@@ -130,6 +148,8 @@ _NOT_NEGATION = re.compile(
     r"非常|不断|不停|不得不|不得已|不少|不仅|特别|分别|别人|无奈|没办法|没有办法|毫无办法|无办法|"
     r"不行|受不了|扛不住|顶不住|坚持不|不管|没人管|没人理|无人管|不知道|不知|不清楚|不然就"
 )
+# A condition anywhere earlier in the clause: 不然他们不让我们施工 is a warning, not a stop.
+_CONDITIONAL = re.compile(r"不然|否则|要不然|如果|要是|假如|万一|以免|免得|的话")
 # Said of the past, unless the clause also says it is still going on.
 _PAST_BEFORE = re.compile(r"(?:之前|以前|上次|去年|曾经|前段时间|前阵子|此前|原来|当时|上回)")
 _ONGOING = re.compile(r"(?:至今|到现在|一直|还在|仍然|仍在|依然|又|现在|目前|今天|天了|已经)")
@@ -163,17 +183,19 @@ def _clauses(text: str) -> list[tuple[int, str]]:
 def urgency_cues(text: str) -> list[str]:
     """The urgency cues that hold in the text (kinds: say, stop, hazard, distress)."""
     kinds: list[str] = []
+    if not _URGENT_SCAN.find(text) and not _URGENT_PATTERN_HINT.search(text):
+        return kinds  # the common case: nothing urgent-sounding at all
     for _, clause in _clauses(text):
         past = bool(_PAST_BEFORE.search(clause)) and not _ONGOING.search(clause)
-        for m in _URGENT_RE.finditer(clause):
-            kind = _URGENT_KIND[m.group()]
+        for start, word in _URGENT_SCAN.find(clause):
+            kind = _URGENT_KIND[word]
             if not kind:
                 continue
-            before = _NOT_NEGATION.sub(_blank, clause[: m.start()])
-            after = clause[m.end() :]
+            before = _NOT_NEGATION.sub(_blank, clause[:start])
+            after = clause[start + len(word) :]
             if _NEG_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before):
                 continue
-            if kind != "say" and (past or _RESOLVED_AFTER.search(after)):
+            if kind != "say" and (past or _RESOLVED_AFTER.search(after) or _CONDITIONAL.search(before)):
                 continue
             if kind == "stop" and _FUTURE_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before):
                 continue
@@ -202,8 +224,7 @@ def is_urgent(text: str) -> bool:
 
 MILESTONES: tuple[str, ...] = ("signed", "started", "topped_out", "completed", "in_production")
 
-_MILESTONE_WORDS: dict[str, str] = {}
-for _code, _words in (
+_MILESTONE_WORDS = _word_table([
     ("signed", ("签约", "签订投资协议", "签署投资协议", "签了投资协议", "签订投资合同",
                 "签订合作协议", "签署合作协议", "正式签约", "签约落地", "落地签约", "签约仪式")),
     ("started", ("开工", "动工", "破土", "开建", "开始施工", "进场施工", "正式施工", "奠基",
@@ -214,10 +235,8 @@ for _code, _words in (
     ("in_production", ("投产", "试生产", "投入生产", "投运", "投入运营", "正式运营", "开业",
                        "达产", "试投产", "试运行", "点火", "正式生产", "量产", "出产品", "建成投产",
                        "开始生产", "产品下线", "首台下线")),
-):  # fmt: skip
-    for _w in _words:
-        _MILESTONE_WORDS[_w] = _code
-_MILESTONE_RE = trie_pattern(_MILESTONE_WORDS)
+])  # fmt: skip
+_MILESTONE_SCAN = LongestMatch(_MILESTONE_WORDS)
 _MILESTONE_NEG_BEFORE = re.compile(
     r"(?:没|没有|未|无法|不能|不了|迟迟|还没|尚未|一直没|影响|耽误|推迟|延期|延误|拖延|拖慢|"
     r"准备|计划|预计|力争|争取|确保|将|拟|即将|打算|想|要|能否|能不能|何时|什么时候|啥时候|"
@@ -240,24 +259,26 @@ def milestone(text: str, progress: bool) -> str | None:
     needs a sign of completion (已/了/顺利…), because problems often name what they block.
     """
     best = -1
+    if not _MILESTONE_SCAN.find(text):
+        return None
     for _, clause in _clauses(text):
-        for m in _MILESTONE_RE.finditer(clause):
-            before = clause[: m.start()]
-            after = clause[m.end() :]
+        for start, word in _MILESTONE_SCAN.find(clause):
+            before = clause[:start]
+            after = clause[start + len(word) :]
             negated = _MILESTONE_NEG_BEFORE.search(before) or _MILESTONE_NEG_AFTER.match(after)
             if negated and not _ACHIEVED_JUST_BEFORE.search(before):
                 continue
             achieved = bool(_ACHIEVED.search(before[-6:])) or after.startswith("了")
             if not progress and not achieved:
                 continue
-            rank = MILESTONES.index(_MILESTONE_WORDS[m.group()])
+            rank = MILESTONES.index(_MILESTONE_WORDS[word])
             best = max(best, rank)
     return MILESTONES[best] if best >= 0 else None
 
 
 # --- intent cues ---------------------------------------------------------------------------
 
-_PROGRESS_CUES = trie_pattern((
+_PROGRESS_CUE_WORDS = ((
     "完成投资", "累计完成", "已完成", "完成了", "本月完成", "形象进度", "工程进度", "进度",
     "汇报", "报告一下", "报一下", "进展", "顺利", "有序推进", "正在施工", "正在安装", "已进场",
     "设备进场", "设备安装", "主体", "封顶", "投产", "竣工", "签约", "试生产", "百分之", "%",
@@ -267,7 +288,7 @@ _PROGRESS_CUES = trie_pattern((
     "工人在岗", "在岗", "人员到岗", "进展顺利", "已完工", "已签约", "正常施工", "正常生产",
     "施工正常", "一切正常", "运转正常", "生产正常", "大型机械", "机械设备", "台套",
 ))  # fmt: skip
-_HELP_CUES = trie_pattern((
+_HELP_CUE_WORDS = ((
     "请", "请求", "恳请", "帮忙", "帮帮", "帮助", "协调", "解决", "怎么办", "咋办", "没人管",
     "没人理", "问题", "困难", "卡住", "卡着", "卡在", "迟迟", "至今", "还没", "不给", "不让",
     "拖着", "麻烦", "希望", "能不能", "能否", "可否", "是否", "诉求", "反映", "投诉", "求助",
@@ -277,8 +298,18 @@ _HELP_CUES = trie_pattern((
 ))  # fmt: skip
 
 
+# One scan for both kinds of cue (a word may be both, e.g. none today, but the table allows it).
+_CUE_KIND: dict[str, tuple[int, int]] = {w: (1, 0) for w in _PROGRESS_CUE_WORDS}
+for _w in _HELP_CUE_WORDS:
+    _CUE_KIND[_w] = (_CUE_KIND.get(_w, (0, 0))[0], 1)
+_CUE_SCAN = LongestMatch(_CUE_KIND)
+
+
 def intent_cue_counts(text: str) -> tuple[int, int]:
     """How many progress-report cues and help-request cues the text has."""
-    progress = sum(1 for _ in _PROGRESS_CUES.finditer(text))
-    help_ = sum(1 for _ in _HELP_CUES.finditer(text))
+    progress = help_ = 0
+    for _, word in _CUE_SCAN.find(text):
+        p, h = _CUE_KIND[word]
+        progress += p
+        help_ += h
     return progress, help_

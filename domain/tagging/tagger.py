@@ -15,11 +15,17 @@ from typing import Any
 
 from domain.errors import DomainError
 from domain.tagging import texts
-from domain.tagging.amounts import choose_amount, find_amounts, is_done_amount
+from domain.tagging.amounts import Amount, choose_amount, find_amounts, is_done_amount
 from domain.tagging.lexicon import CATEGORIES, segment_words
 from domain.tagging.model import LinearModel
 from domain.tagging.normalize import normalize, warm_up
-from domain.tagging.rules import intent_cue_counts, keyword_hits, milestone, urgency_cues
+from domain.tagging.rules import (
+    KeywordHit,
+    intent_cue_counts,
+    keyword_hits,
+    milestone,
+    urgency_cues,
+)
 
 # Under this category confidence the confirmation card asks the reporter to pick the category.
 # Set from the held-out set: nearly all wrong categories fall below it, few right ones do.
@@ -39,6 +45,33 @@ _STOPWORD_TEXT = """我们 你们 他们 它们 我司 我方 贵方 这个 那�
     啊 吗 哦 嗯 呀 本月 本周 上月 这边 能不能 有没有 一些 有点 有些 多少 为什么 怎么办 咋办 这里
     那里 之后 之前 以后 以前 左右 大概 可能 应该 万元 亿元"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    """What the rules read in one normalised message; computed once, used for features and output."""
+
+    hits: list[KeywordHit]
+    progress_cues: int
+    help_cues: int
+    milestone_any: str | None  # the furthest milestone, reading the message as a progress report
+    amount: Amount | None
+    amount_done: bool
+    urgency: list[str]
+
+
+def _analyse(normal: str) -> _Analysis:
+    progress_cues, help_cues = intent_cue_counts(normal)
+    amount = choose_amount(normal, find_amounts(normal))
+    return _Analysis(
+        hits=keyword_hits(normal),
+        progress_cues=progress_cues,
+        help_cues=help_cues,
+        milestone_any=milestone(normal, progress=True),
+        amount=amount,
+        amount_done=amount is not None and is_done_amount(normal, amount),
+        urgency=urgency_cues(normal),
+    )
 
 
 class ModelUnavailable(DomainError):
@@ -153,26 +186,35 @@ class Tagger:
     # --- features --------------------------------------------------------------------------
 
     def _words(self, normal: str) -> list[str]:
-        return self._ensure_tokenizer().lcut(normal.lower(), HMM=False)  # type: ignore[no-any-return]
+        return self._ensure_tokenizer().lcut(normal.lower(), HMM=False)
 
     def features(self, text: str) -> tuple[tuple[str, ...], dict[str, float]]:
-        """Model features of a raw message (used by tagging and by training alike)."""
+        """Model features of a raw message (used by training; sorted for a reproducible model)."""
         normal = normalize(text)
-        return self._features(normal, self._words(normal))
+        feats, rules = self._features(self._words(normal), _analyse(normal))
+        return tuple(sorted(feats)), rules
 
-    def _features(self, normal: str, words: list[str]) -> tuple[tuple[str, ...], dict[str, float]]:
-        lowered = _DIGITS.sub("0", normal.lower())
+    @staticmethod
+    def _features(words: list[str], an: _Analysis) -> tuple[set[str], dict[str, float]]:
         feats: set[str] = set()
+        prev_single = ""
         for word in words:
-            word = word.strip()
-            if word and _WORDLIKE.match(word):
-                feats.add("w:" + _DIGITS.sub("0", word))
-        for run in _RUNS.findall(lowered):
-            feats.update("b:" + run[i : i + 2] for i in range(len(run) - 1))
+            if not _WORDLIKE.match(word):
+                prev_single = ""
+                continue
+            feats.add("w:" + (_DIGITS.sub("0", word) if word[0].isdigit() else word))
+            # Words jieba does not know fall apart into single characters; pairs of them keep
+            # some of the unknown word (挖机 → 挖 机 → b:挖机).
+            if len(word) == 1:
+                if prev_single:
+                    feats.add("b:" + prev_single + word)
+                prev_single = word
+            else:
+                prev_single = ""
         rules: dict[str, float] = {}
         strong: Counter[str] = Counter()
         weak: Counter[str] = Counter()
-        for hit in keyword_hits(normal):
+        for hit in an.hits:
             (strong if hit.strong else weak)[hit.category] += 1
         for category, n in strong.items():
             rules["K:" + category] = min(1.0 + 0.5 * (n - 1), 2.0)
@@ -180,20 +222,18 @@ class Tagger:
             rules["k:" + category] = min(0.5 + 0.25 * (n - 1), 1.0)
         if not strong and not weak:
             rules["K:none"] = 1.0  # lets the model learn that no domain word leans to 'other'
-        progress_cues, help_cues = intent_cue_counts(normal)
-        if progress_cues:
-            rules["Q:progress"] = min(progress_cues, 4) / 2.0
-        if help_cues:
-            rules["Q:help"] = min(help_cues, 4) / 2.0
-        if milestone(normal, progress=True):
+        if an.progress_cues:
+            rules["Q:progress"] = min(an.progress_cues, 4) / 2.0
+        if an.help_cues:
+            rules["Q:help"] = min(an.help_cues, 4) / 2.0
+        if an.milestone_any:
             rules["Q:milestone"] = 1.0
-        amount = choose_amount(normal, find_amounts(normal))
-        if amount is not None:
+        if an.amount is not None:
             # "完成投资800万" reports progress; "欠我们800万" asks for help: keep them apart.
-            rules["Q:amount_done" if is_done_amount(normal, amount) else "Q:amount"] = 1.0
-        for kind in set(urgency_cues(normal)):
+            rules["Q:amount_done" if an.amount_done else "Q:amount"] = 1.0
+        for kind in set(an.urgency):
             rules["U:" + kind] = 1.0  # hazards lean to safety, distress to labour or site
-        return tuple(sorted(feats)), rules
+        return feats, rules
 
     # --- tagging ---------------------------------------------------------------------------
 
@@ -201,43 +241,45 @@ class Tagger:
         model = self.model
         normal = normalize(text)
         words = self._words(normal)
-        feats, rules = self._features(normal, words)
-        probs = dict(zip(model.classes, model.probabilities(feats, rules), strict=True))
-        p_progress = probs.get(PROGRESS, 0.0)
+        an = _analyse(normal)
+        feats, rules = self._features(words, an)
+        probs = model.probabilities(feats, rules)
+        p_progress = probs[model.classes.index(PROGRESS)]
         rest = max(1e-12, 1.0 - p_progress)
         ranked = sorted(
-            ((c, probs.get(c, 0.0) / rest) for c in CATEGORIES), key=lambda cp: cp[1], reverse=True
+            ((c, p / rest) for c, p in zip(model.classes, probs, strict=True) if c != PROGRESS),
+            key=lambda cp: cp[1],
+            reverse=True,
         )
         is_progress = p_progress >= 0.5
         if is_progress:
             category, confidence = "other", p_progress
+            stage = an.milestone_any
         else:
             category, confidence = ranked[0]
-        amount = choose_amount(normal, find_amounts(normal))
+            # A problem report names a milestone only when it says it was reached; checking
+            # that costs a second pass, needed only if a progress reading found one at all.
+            stage = milestone(normal, progress=False) if an.milestone_any else None
         return TagResult(
             intent=PROGRESS if is_progress else "issue",
             category=category,
-            urgent=bool(urgency_cues(normal)),
-            amount_wan=None if amount is None else float(amount.wan),
-            milestone=milestone(normal, progress=is_progress),
-            keywords=self._keywords(normal, words),
+            urgent=bool(an.urgency),
+            amount_wan=None if an.amount is None else float(an.amount.wan),
+            milestone=stage,
+            keywords=self._keywords(an.hits, words),
             confidence=round(min(1.0, max(0.0, confidence)), 4),
             category_scores=tuple((c, round(p, 4)) for c, p in ranked[:3]),
         )
 
-    def _keywords(self, normal: str, words: list[str]) -> tuple[str, ...]:
+    @staticmethod
+    def _keywords(hits: list[KeywordHit], words: list[str]) -> tuple[str, ...]:
         """Domain terms first (they say what the problem is), then other content words."""
         out: list[str] = []
         seen: set[str] = set()
-        for word in [h.word for h in keyword_hits(normal) if len(h.word) >= 2] + words:
-            word = word.strip()
-            if (
-                len(word) < 2
-                or word in seen
-                or word in _STOPWORDS
-                or not _WORDLIKE.match(word)
-                or _DIGITS.fullmatch(word)
-            ):
+        for word in [h.word for h in hits] + words:
+            if len(word) < 2 or word in seen or word in _STOPWORDS or word.isdigit():
+                continue
+            if not _WORDLIKE.match(word):
                 continue
             seen.add(word)
             out.append(word)

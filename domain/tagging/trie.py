@@ -1,42 +1,44 @@
-"""Build one prefix-factored regular expression from a word list.
+"""Longest-match scanning of a text for a fixed word list.
 
-Python's `re` tries the alternatives of `a|b|c` one after another at every position; with a few
-hundred keywords that costs more than segmenting the message. Factoring shared prefixes
-(高压线|高压线迁改|高速 → 高(?:压线(?:迁改)?|速)) lets the engine reject most positions after one
-character, so scanning stays cheaper than jieba itself. Longer continuations are tried first, so
-each match is the longest keyword starting at that position.
+Python's `re` tries the branches of a big alternation one by one at every position; with a
+thousand keywords that costs more than segmenting the message. Here each position costs one
+dict lookup for the lengths of the words starting with that character, then one set lookup per
+length, longest first, so scanning stays a small fraction of jieba's own time.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 
-def _build(node: dict[str, dict], end_key: str) -> str:
-    branches: list[str] = []
-    ends_here = end_key in node
-    for ch in sorted(k for k in node if k != end_key):
-        branches.append(re.escape(ch) + _build(node[ch], end_key))
-    if not branches:
-        return ""
-    if len(branches) == 1 and not ends_here:
-        return branches[0]
-    body = "|".join(branches)
-    return f"(?:{body})?" if ends_here else f"(?:{body})"
+class LongestMatch:
+    """Non-overlapping matches of `words`, scanning left to right, longest word first."""
 
+    __slots__ = ("_lengths", "_words")
 
-def trie_pattern(words: Iterable[str]) -> re.Pattern[str]:
-    """A compiled pattern matching any of `words`, preferring the longest at each position."""
-    end_key = ""  # the empty string can never be a character key
-    root: dict[str, dict] = {}
-    for word in words:
-        if not word:
-            continue
-        node = root
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[end_key] = {}
-    if not root:
-        return re.compile(r"(?!x)x")  # matches nothing
-    return re.compile(_build(root, end_key))
+    def __init__(self, words: Iterable[str]) -> None:
+        self._words = frozenset(w for w in words if w)
+        lengths: dict[str, set[int]] = {}
+        for word in self._words:
+            lengths.setdefault(word[0], set()).add(len(word))
+        self._lengths = {c: tuple(sorted(ls, reverse=True)) for c, ls in lengths.items()}
+
+    def find(self, text: str) -> list[tuple[int, str]]:
+        """(start, word) for each match, in order."""
+        out: list[tuple[int, str]] = []
+        lengths = self._lengths
+        words = self._words
+        i, n = 0, len(text)
+        while i < n:
+            for size in lengths.get(text[i], ()):
+                word = text[i : i + size]
+                if word in words:
+                    out.append((i, word))
+                    i += size
+                    break
+            else:
+                i += 1
+        return out
+
+    def count(self, text: str) -> int:
+        return len(self.find(text))

@@ -320,3 +320,49 @@ async def test_project_view_shows_the_recorded_colour_and_the_live_one(d: Dialog
     view = d.last(HAN).text
     assert "四色状态:⚫ 黑色" in view and "从未报送进度" in view
     assert "按最新数据测算为🟢 绿色" in view
+
+
+async def test_album_sent_before_the_text_joins_the_progress_report(d: Dialog) -> None:
+    for i in (1, 2, 3):
+        await d.photo(HAN, "", f"pre-{i}", media_group_id="early")
+    assert [m.text for m in d.messages(HAN)] == [pt.ALBUM_NEEDS_TEXT]  # answered once
+    await d.say(HAN, REPORT)
+    assert "现场照片:3 张" in d.last(HAN).text
+    await d.press(HAN, "提交")
+    assert (await reports(d))[0].photos == ["pre-1", "pre-2", "pre-3"]
+
+
+async def test_album_sent_before_a_problem_text_joins_the_ticket(d: Dialog) -> None:
+    for i in (1, 2):
+        await d.photo(HAN, "", f"hv-{i}", media_group_id="early-hv")
+    await d.say(HAN, HV_LINE)
+    await d.press(HAN, "提交")
+    async with d.desk.uow_factory() as uow:
+        [t] = await uow.tickets.all()
+        assert t.attachments == ["hv-1", "hv-2"]
+    assert await reports(d) == []
+
+
+async def test_problem_album_keeps_its_later_photos(d: Dialog) -> None:
+    await d.photo(HAN, HV_LINE, "p-1", media_group_id="prob")
+    await d.photo(HAN, "", "p-2", media_group_id="prob")
+    await d.press(HAN, "提交")
+    async with d.desk.uow_factory() as uow:
+        [t] = await uow.tickets.all()
+        assert t.attachments == ["p-1", "p-2"]
+
+
+async def test_project_list_for_a_leader_and_progress_with_text(d: Dialog) -> None:
+    await d.say(LI, "/project")
+    listing = d.last(LI)
+    assert listing.text == pt.PROJECT_LIST_TITLE and len(listing.buttons) == 2
+    await d.press(LI, "京东冷链物流港")
+    assert "京东冷链物流港</b>(P2026-003)" in d.last(LI).text
+
+    await d.say(HAN, "/progress 本月完成投资800万元")
+    assert "800 万元" in d.last(HAN).text
+    await d.press(HAN, "提交")
+    await d.say(HAN, "/photos")  # one project: straight to its library
+    assert "豫东智能家居产业园" in d.last(HAN).text
+    await d.say(LI, "/progress")
+    assert d.last(LI).text == pt.NOT_A_PROGRESS_REPORTER
