@@ -6,13 +6,20 @@ from typing import Protocol
 
 
 class TagLike(Protocol):
-    intent: str
-    category: str
-    urgent: bool
-    amount_wan: float | None
-    milestone: str | None
-    keywords: tuple[str, ...]
-    confidence: float
+    @property
+    def intent(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def urgent(self) -> bool: ...
+    @property
+    def amount_wan(self) -> float | None: ...
+    @property
+    def milestone(self) -> str | None: ...
+    @property
+    def keywords(self) -> tuple[str, ...]: ...
+    @property
+    def confidence(self) -> float: ...
 
 
 class TaggerLike(Protocol):

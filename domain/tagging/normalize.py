@@ -15,7 +15,6 @@ from importlib import resources
 
 from domain.tagging.trie import LongestMatch
 
-
 # Where OpenCC's t2s leaves a character that is also valid simplified but not what a simplified
 # writer uses in this domain: 批覆 (Taiwan) is 批复 on the mainland, as in 环评批复.
 SUPPLEMENT_PHRASES = {"批覆": "批复", "回覆": "回复", "答覆": "答复", "函覆": "函复"}

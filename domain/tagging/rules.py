@@ -181,10 +181,15 @@ def _clauses(text: str) -> list[tuple[int, str]]:
 
 
 def urgency_cues(text: str) -> list[str]:
-    """The urgency cues that hold in the text (kinds: say, stop, hazard, distress)."""
+    """The urgency cues that hold in the text (kinds: say, stop, hazard, distress).
+
+    A reporter who says it is not urgent (停电的事不急) is believed about a stoppage, but not
+    about a hazard or people in distress.
+    """
     kinds: list[str] = []
     if not _URGENT_SCAN.find(text) and not _URGENT_PATTERN_HINT.search(text):
         return kinds  # the common case: nothing urgent-sounding at all
+    said_not_urgent = False
     for _, clause in _clauses(text):
         past = bool(_PAST_BEFORE.search(clause)) and not _ONGOING.search(clause)
         for start, word in _URGENT_SCAN.find(clause):
@@ -194,6 +199,7 @@ def urgency_cues(text: str) -> list[str]:
             before = _NOT_NEGATION.sub(_blank, clause[:start])
             after = clause[start + len(word) :]
             if _NEG_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before):
+                said_not_urgent = said_not_urgent or kind == "say"
                 continue
             if kind != "say" and (past or _RESOLVED_AFTER.search(after) or _CONDITIONAL.search(before)):
                 continue
@@ -213,6 +219,8 @@ def urgency_cues(text: str) -> list[str]:
         wage = _WAGE_RE.search(clause)
         if wage and not _NEG_BEFORE.search(_NOT_NEGATION.sub(_blank, clause[: wage.start()])):
             kinds.append("distress")
+    if said_not_urgent and "say" not in kinds:
+        kinds = [k for k in kinds if k in ("hazard", "distress")]
     return kinds
 
 

@@ -17,10 +17,9 @@ def framework(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def world(database_url: str, framework: str, tagger: object) -> AsyncIterator[World]:
-    from tests.factories import load_example_org
-
     from storage.db import make_engine, make_sessionmaker
     from storage.uow import UnitOfWorkFactory
+    from tests.factories import load_example_org
 
     engine = make_engine(database_url)
     await load_example_org(UnitOfWorkFactory(make_sessionmaker(engine)), SystemClock().now())

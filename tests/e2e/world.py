@@ -180,7 +180,7 @@ class World:
         assert self.core is not None
         async with self.core.uow_factory() as uow:
             rows = await uow.tickets.all()
-            return [SimpleNamespace(**{c: getattr(t, c) for c in t.__mapper__.columns.keys()})
+            return [SimpleNamespace(**{a.key: getattr(t, a.key) for a in t.__mapper__.column_attrs})
                     for t in rows]
 
     def spec_problems(self) -> list[str]:
