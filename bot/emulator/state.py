@@ -588,7 +588,7 @@ class EmulatorState:
 
     # ------------------------------------------------------------------ waiting
     async def wait_for(self, predicate: Callable[[], _T | None],
-                       timeout: float = 5.0,  # noqa: ASYNC109 - a deadline, not a cancel scope
+                       timeout: float = 5.0,
                        *, what: str = "condition") -> _T:
         """Wait until predicate() is truthy and return its value; TimeoutError otherwise.
 
@@ -608,7 +608,7 @@ class EmulatorState:
                 await asyncio.wait_for(changed.wait(), min(remaining, 0.2))
 
     async def wait_for_message(self, chat_id: int, contains: str | None = None,
-                               timeout: float = 5.0,  # noqa: ASYNC109
+                               timeout: float = 5.0,
                                *, after: int | None = None
                                ) -> dict[str, Any]:
         """The newest bot message in the chat whose current text/caption contains `contains`
@@ -627,14 +627,14 @@ class EmulatorState:
             find, timeout, what=f"bot message in chat {chat_id} containing {contains!r}")
 
     async def wait_until_confirmed(self, update_id: int,
-                                   timeout: float = 5.0) -> None:  # noqa: ASYNC109
+                                   timeout: float = 5.0) -> None:
         """Until the bot acknowledged the update (offset past it, or webhook answered 2xx)."""
         await self.wait_for(lambda: self.is_confirmed(update_id), timeout,
                             what=f"confirmation of update {update_id}")
 
     async def wait_for_request(self, method: str,
                                predicate: Callable[[RecordedRequest], bool] | None = None,
-                               timeout: float = 5.0,  # noqa: ASYNC109
+                               timeout: float = 5.0,
                                *, start: int = 0) -> RecordedRequest:
         """The first recorded call of `method` (index >= start) matching predicate."""
         def find() -> RecordedRequest | None:
@@ -645,7 +645,7 @@ class EmulatorState:
         return await self.wait_for(find, timeout, what=f"request {method}")
 
     async def wait_for_callback_answer(self, update_id: int,
-                                       timeout: float = 5.0,  # noqa: ASYNC109
+                                       timeout: float = 5.0,
                                        ) -> dict[str, Any]:
         """The answerCallbackQuery for the press that produced update `update_id`."""
         def find() -> dict[str, Any] | None:
