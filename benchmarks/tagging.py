@@ -141,8 +141,8 @@ def main() -> None:
         print(f"{SHORT[gold]:<8}" + "".join(f"{n:>7}" if n else f"{'.':>7}" for n in row))
     if ev.errors:
         section("errors")
-        for field, text, gold, got in ev.errors:
-            print(f"{field:<10} labelled {gold!s:<12} tagged {got!s:<12} {text}")
+        for field, message, labelled, tagged in ev.errors:
+            print(f"{field:<10} labelled {labelled!s:<12} tagged {tagged!s:<12} {message}")
 
     # --- in-process throughput ------------------------------------------------------------
     batch = (texts * (1 + 5000 // len(texts)))[:5000]

@@ -43,7 +43,12 @@ class Core:
 
 async def build_tagger(uow_factory: UnitOfWorkFactory) -> TaggerLike:
     """Built once, with unit names in its private dictionary, initialised before any message."""
+    import jieba
+
     from domain.tagging import Tagger
+
+    # jieba announces its dictionary loading at DEBUG on its own handler; operators need not see it.
+    jieba.setLogLevel(logging.WARNING)
 
     async with uow_factory() as uow:
         extra = [u.name for u in await uow.org.units()]

@@ -12,6 +12,7 @@ def main() -> None:
     """项目直通车 Zhitong — 重点项目诉求直通车。"""
 
 
+
 main.add_command(db)
 main.add_command(tickets)
 
