@@ -31,8 +31,10 @@ def tag_line(tagger: Tagger, line: str) -> dict[str, Any]:
         return _error(texts.ERROR_EMPTY_LINE)
     try:
         data = json.loads(line)
-    except (ValueError, RecursionError) as exc:
-        return _error(texts.ERROR_NOT_JSON.format(detail=str(exc)[:200]))
+    except json.JSONDecodeError as exc:
+        return _error(texts.ERROR_NOT_JSON.format(column=exc.pos + 1))
+    except (ValueError, RecursionError):
+        return _error(texts.ERROR_NOT_JSON_DEEP)
     if not isinstance(data, dict):
         return _error(texts.ERROR_NOT_OBJECT)
     text = data.get("text")

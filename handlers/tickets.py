@@ -216,7 +216,8 @@ async def check_submit(
     )
     ctx.uow.tickets.add(ticket)
     await ctx.uow.tickets.flush()
-    proxy = reporter.id != actor.account_id
+    # Filed by someone who is not the project's contact: a service officer or admin (代为反映).
+    proxy = project.id not in actor.contact_project_ids
     event = await _record(
         ctx, ticket, Action.SUBMIT, None, ticket.status,
         note="代为反映" if proxy else None,

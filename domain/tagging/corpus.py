@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from domain.tagging import lexicon, texts
+from domain.tagging import lexicon, rules, texts
 from domain.tagging.amounts import parse_amount_wan
 from domain.tagging.lexicon import CATEGORIES
 from domain.tagging.model import LinearModel, Sample, train
@@ -110,6 +110,7 @@ def source_digest(corpus_path: Path, userdict_path: Path) -> str:
         for category in sorted(table):
             h.update(f"{category}:{','.join(table[category])}\n".encode())
     h.update(",".join(lexicon.NEUTRAL).encode())
+    h.update(rules.signature().encode())
     return h.hexdigest()
 
 

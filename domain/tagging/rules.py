@@ -60,41 +60,41 @@ _SAY_URGENT = (
 # Work or production has stopped or is being blocked now.
 _STOPPED = (
     "停工", "停产", "停了", "停下", "停下来", "停摆", "停运", "停业", "停电", "断电", "拉闸",
-    "停水", "断水", "停气", "断气", "断供", "干不了", "没法干", "干不下去", "施工不了",
-    "无法施工", "没法施工", "不能施工", "没办法施工", "没法生产", "无法生产", "生产不了",
-    "不能生产", "没办法生产", "进不了场", "进不去", "出不去", "运不出去", "阻工",
-    "阻挠施工", "不让施工", "不让干", "不让进", "不让我们施工", "不让开工", "堵门", "堵路",
-    "堵住", "围堵", "拦车", "拦住", "叫停", "责令停", "查封", "封停", "关停", "瘫痪",
-    "趴窝", "全停", "停线", "停机", "被迫停", "被堵了", "给堵了", "门被堵", "大门堵了", "封路", "挖断", "全部停", "停止施工",
-    "停止生产", "设备停", "不让走", "堵在", "被堵", "扣住", "困住", "围住", "不让车过",
-    "不让过", "躺在", "僵持", "没法作业", "无法作业", "不让动工", "阻止施工", "禁止施工",
-    "停止作业", "拦着", "不让作业", "动不了工", "施工停", "生产停", "停着", "停在那", "放假了", "封了", "被封",
+    "停水", "断水", "停气", "断气", "断供", "干不了", "没法干", "干不下去", "施工不了", "无法施工",
+    "没法施工", "不能施工", "没办法施工", "没法生产", "无法生产", "生产不了", "不能生产",
+    "没办法生产", "进不了场", "进不去", "出不去", "运不出去", "阻工", "阻挠施工", "不让施工",
+    "不让干", "不让进", "不让我们施工", "不让开工", "堵门", "堵路", "堵住", "围堵", "拦车", "拦住",
+    "叫停", "责令停", "查封", "封停", "关停", "瘫痪", "趴窝", "全停", "停线", "停机", "被迫停",
+    "被堵了", "给堵了", "门被堵", "大门堵了", "封路", "挖断", "全部停", "停止施工", "停止生产",
+    "设备停", "不让走", "堵在", "被堵", "扣住", "困住", "围住", "不让车过", "不让过", "躺在",
+    "僵持", "没法作业", "无法作业", "不让动工", "阻止施工", "禁止施工", "停止作业", "拦着", "围了",
+    "不让作业", "动不了工", "施工停", "生产停", "停着", "停在那", "放假了", "封了", "被封",
 )  # fmt: skip
 # A safety hazard.
 _HAZARD = (
     "安全隐患", "隐患", "塌方", "坍塌", "垮塌", "倒塌", "塌陷", "滑坡", "漏电", "触电", "起火",
-    "着火", "火灾", "失火", "冒烟", "爆炸", "泄漏", "泄露", "漏气", "受伤", "伤人", "砸伤",
-    "摔伤", "死亡", "出人命", "人命", "险情", "危险", "危房", "裂缝", "开裂", "决口", "溃堤",
-    "被淹", "淹了", "倒灌", "安全事故", "事故", "断裂", "倾斜", "掉下来", "砸到",
-    "有毒", "中毒", "烧伤", "伤亡", "垮了", "塌了", "随时可能", "渗漏", "往外渗", "溢出", "外溢", "漏了", "有漏", "冒出来",
+    "着火", "火灾", "失火", "冒烟", "爆炸", "泄漏", "泄露", "漏气", "受伤", "伤人", "砸伤", "摔伤",
+    "死亡", "出人命", "人命", "险情", "危险", "危房", "裂缝", "开裂", "决口", "溃堤", "被淹",
+    "淹了", "倒灌", "安全事故", "事故", "断裂", "倾斜", "掉下来", "砸到", "有毒", "中毒", "烧伤",
+    "伤亡", "垮了", "塌了", "随时可能", "渗漏", "往外渗", "溢出", "外溢", "漏了", "有漏", "冒出来",
 )  # fmt: skip
 # People in distress: wages unpaid, threats, violence, crowds.
 _DISTRESS = (
     "欠薪", "讨薪", "拖欠工资", "工资拖欠", "工资没发", "工资发不出", "发不出工资", "没发工资",
     "拿不到工资", "工钱没", "要工资", "讨工资", "威胁", "恐吓", "扬言", "打人", "殴打", "打伤",
-    "打架", "农药", "喝药", "吓人", "寻短见", "轻生", "以死相逼", "不活了", "放话", "搞事",
-    "报复", "收拾我们", "汽油", "场面很乱", "场面混乱", "失控", "扔石头", "砸坏", "不敢住", "不敢出门", "不敢上班", "爬上", "爬到", "救护车", "头破", "流血", "送医院", "砍人", "拿刀",
-    "被打", "持刀", "动手", "跳楼", "自杀", "上访", "聚集在", "聚集了", "聚集到", "聚众闹", "围攻", "闹事", "发生冲突", "起冲突", "打砸",
-    "砸了", "人身安全", "群体性", "欠工资", "工资没给", "工资还没", "讨要工资",
-    "工资都发不", "拉横幅", "堵大门", "打起来", "挨打",
+    "打架", "农药", "喝药", "吓人", "寻短见", "轻生", "以死相逼", "不活了", "放话", "搞事", "报复",
+    "收拾我们", "汽油", "场面很乱", "场面混乱", "失控", "扔石头", "砸坏", "不敢住", "不敢出门",
+    "不敢上班", "爬上", "爬到", "救护车", "头破", "流血", "送医院", "砍人", "拿刀", "被打", "持刀",
+    "动手", "跳楼", "自杀", "上访", "聚集在", "聚集了", "聚集到", "聚众闹", "围攻", "闹事",
+    "发生冲突", "起冲突", "打砸", "砸了", "人身安全", "群体性", "欠工资", "工资没给", "工资还没",
+    "讨要工资", "工资都发不", "拉横幅", "堵大门", "打起来", "挨打",
 )  # fmt: skip
 # Matched with the longest-match scanner so they hide the 急 inside them.
 _URGENT_NEUTRAL = (
     "应急", "急救", "急诊", "急性", "急剧", "急于", "性急", "急躁", "心急", "危险货物", "危险品",
-    "危险废物", "危险化学品", "危险源", "隐患排查", "排查隐患", "安全隐患排查", "事故应急",
-    "太堵", "很堵", "堵车", "拥堵", "报警系统", "报警器", "自动报警", "防火涂料",
+    "危险废物", "危险化学品", "危险源", "隐患排查", "排查隐患", "安全隐患排查", "事故应急", "太堵",
+    "很堵", "堵车", "拥堵", "报警系统", "报警器", "自动报警", "防火涂料",
 )  # fmt: skip
-
 
 
 def _word_table(groups: Sequence[tuple[str, Sequence[str]]]) -> dict[str, str]:
@@ -148,6 +148,8 @@ _NOT_NEGATION = re.compile(
     r"非常|不断|不停|不得不|不得已|不少|不仅|特别|分别|别人|无奈|没办法|没有办法|毫无办法|无办法|"
     r"不行|受不了|扛不住|顶不住|坚持不|不管|没人管|没人理|无人管|不知道|不知|不清楚|不然就"
 )
+_ACCESS_WORDS = frozenset(("进不去", "出不去", "运不出去", "进不了场"))
+_TRAFFIC_RULE = re.compile(r"限行|禁行|限高|限宽|限重|限载|超限|超载|治超")
 # A condition anywhere earlier in the clause: 不然他们不让我们施工 is a warning, not a stop.
 _CONDITIONAL = re.compile(r"不然|否则|要不然|如果|要是|假如|万一|以免|免得|的话")
 # Said of the past, unless the clause also says it is still going on.
@@ -201,10 +203,14 @@ def urgency_cues(text: str) -> list[str]:
             if _NEG_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before):
                 said_not_urgent = said_not_urgent or kind == "say"
                 continue
-            if kind != "say" and (past or _RESOLVED_AFTER.search(after) or _CONDITIONAL.search(before)):
+            over = past or _RESOLVED_AFTER.search(after) or _CONDITIONAL.search(before)
+            if kind != "say" and over:
                 continue
-            if kind == "stop" and _FUTURE_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before):
+            planned = _FUTURE_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before)
+            if kind == "stop" and planned:
                 continue
+            if kind == "stop" and word in _ACCESS_WORDS and _TRAFFIC_RULE.search(text):
+                continue  # 限行，货车进不去: a standing traffic rule, not a blockade
             if kind == "say" and (after.startswith("不急") or after.startswith("不")):
                 continue  # 急不急 asks, it does not say
             kinds.append(kind)
@@ -252,7 +258,10 @@ _MILESTONE_NEG_BEFORE = re.compile(
     r"目标|节点|倒排|计划于|下月|下个月|明年|下周|下半年|年内|今年内|尽早|早日|尽快)"
     r"[^,，。!！?？]{0,6}$"
 )
-_MILESTONE_NEG_AFTER = re.compile(r"^(?:不了|不成|不起来|受阻|困难|难|延期|推迟|时间|节点|手续|许可|计划|目标|日期|后|以后|之后|前|之前|执照|仪式前)")
+_MILESTONE_NEG_AFTER = re.compile(
+    r"^(?:不了|不成|不起来|受阻|困难|难|延期|推迟|时间|节点|手续|许可|计划|目标|日期|后|以后|之后|"
+    r"前|之前|执照|仪式前)"
+)
 _ACHIEVED_JUST_BEFORE = re.compile(r"(?:已|已经|如期|提前)[^,，。!！?？]{0,3}$")
 _ACHIEVED = re.compile(
     r"(?:已|已经|了|顺利|正式|实现|完成|举行|如期|提前|目前|现已|如今|全面|今天|昨天|本月|上月|本周)"
@@ -286,7 +295,7 @@ def milestone(text: str, progress: bool) -> str | None:
 
 # --- intent cues ---------------------------------------------------------------------------
 
-_PROGRESS_CUE_WORDS = ((
+_PROGRESS_CUE_WORDS = (
     "完成投资", "累计完成", "已完成", "完成了", "本月完成", "形象进度", "工程进度", "进度",
     "汇报", "报告一下", "报一下", "进展", "顺利", "有序推进", "正在施工", "正在安装", "已进场",
     "设备进场", "设备安装", "主体", "封顶", "投产", "竣工", "签约", "试生产", "百分之", "%",
@@ -295,21 +304,19 @@ _PROGRESS_CUE_WORDS = ((
     "上月", "一季度", "上半年", "在建", "施工中", "已开工", "已封顶", "已竣工", "已投产",
     "工人在岗", "在岗", "人员到岗", "进展顺利", "已完工", "已签约", "正常施工", "正常生产",
     "施工正常", "一切正常", "运转正常", "生产正常", "大型机械", "机械设备", "台套",
-))  # fmt: skip
-_HELP_CUE_WORDS = ((
+)  # fmt: skip
+_HELP_CUE_WORDS = (
     "请", "请求", "恳请", "帮忙", "帮帮", "帮助", "协调", "解决", "怎么办", "咋办", "没人管",
     "没人理", "问题", "困难", "卡住", "卡着", "卡在", "迟迟", "至今", "还没", "不给", "不让",
     "拖着", "麻烦", "希望", "能不能", "能否", "可否", "是否", "诉求", "反映", "投诉", "求助",
     "?", "吗", "呢", "影响", "催", "催促", "督促", "过问", "推动", "支持", "咨询", "问一下",
     "请问", "想问", "怎么", "什么时候", "啥时候", "何时", "一直", "没有", "没法", "无法",
     "不了", "难", "拖", "欠", "阻", "停工", "停产", "急", "盼", "尽快", "抓紧", "赶紧",
-))  # fmt: skip
+)  # fmt: skip
 
-
-# One scan for both kinds of cue (a word may be both, e.g. none today, but the table allows it).
+# One scan for both kinds of cue: word → (counts as progress, counts as a request for help).
 _CUE_KIND: dict[str, tuple[int, int]] = {w: (1, 0) for w in _PROGRESS_CUE_WORDS}
-for _w in _HELP_CUE_WORDS:
-    _CUE_KIND[_w] = (_CUE_KIND.get(_w, (0, 0))[0], 1)
+_CUE_KIND.update({w: (_CUE_KIND.get(w, (0, 0))[0], 1) for w in _HELP_CUE_WORDS})
 _CUE_SCAN = LongestMatch(_CUE_KIND)
 
 
@@ -321,3 +328,14 @@ def intent_cue_counts(text: str) -> tuple[int, int]:
         progress += p
         help_ += h
     return progress, help_
+
+
+def signature() -> str:
+    """The word tables behind the model's rule features, for the model's staleness check."""
+    parts = [
+        ",".join(sorted(_KEYWORDS)),
+        ",".join(f"{w}={k}" for w, k in sorted(_URGENT_KIND.items())),
+        ",".join(f"{w}={k}" for w, k in sorted(_MILESTONE_WORDS.items())),
+        ",".join(f"{w}={k}" for w, k in sorted(_CUE_KIND.items())),
+    ]
+    return "\n".join(parts)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 ERROR_EMPTY_LINE = "空行:请输入一行 JSON,例如 {\"text\": \"诉求内容\"}"
-ERROR_NOT_JSON = "不是有效的 JSON:{detail}"
+ERROR_NOT_JSON = "不是有效的 JSON(第 {column} 个字符附近有误)"
+ERROR_NOT_JSON_DEEP = "不是有效的 JSON(嵌套过深)"
 ERROR_NOT_OBJECT = "JSON 应为对象,例如 {\"text\": \"诉求内容\"}"
 ERROR_NO_TEXT = "缺少 text 字段,或 text 不是文字"
 ERROR_BLANK_TEXT = "text 为空,没有可以分析的内容"
-ERROR_INTERNAL = "分析失败:{detail}"
+ERROR_INTERNAL = "这一行没能分析出结果({detail}),请检查内容后重试"
 ERROR_MODEL_MISSING = "找不到分类模型文件 {path},请先运行 zhitong tag train"
 ERROR_MODEL_STALE = "分类模型与语料不一致,请运行 zhitong tag train 重新训练"
 ERROR_BAD_CORPUS_LINE = "语料第 {lineno} 行无效:{detail}"

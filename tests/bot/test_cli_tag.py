@@ -56,7 +56,7 @@ def test_one_answer_per_line_in_order_with_errors(tagger: Tagger) -> None:
     assert set(answers[0]) == FIELDS and answers[0]["category"] == "utilities"
     assert answers[1] == {"error": texts.ERROR_EMPTY_LINE}
     assert answers[2] == {"error": texts.ERROR_EMPTY_LINE}
-    assert str(answers[3]["error"]).startswith(texts.ERROR_NOT_JSON.split("{")[0])
+    assert answers[3] == {"error": texts.ERROR_NOT_JSON.format(column=2)}
     assert answers[4] == {"error": texts.ERROR_NOT_OBJECT}
     assert answers[5] == {"error": texts.ERROR_NOT_OBJECT}
     assert answers[6] == {"error": texts.ERROR_NO_TEXT}
@@ -83,6 +83,10 @@ def test_bad_bytes_and_surrogates_do_not_crash(tagger: Tagger) -> None:
     answers = filter_lines(tagger, data)
     assert len(answers) == 2
     assert set(answers[0]) == FIELDS and set(answers[1]) == FIELDS
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash(tagger: Tagger) -> None:
+    assert tag_line(tagger, "[" * 100_000) == {"error": texts.ERROR_NOT_JSON_DEEP}
 
 
 def test_id_is_echoed(tagger: Tagger) -> None:
@@ -149,3 +153,20 @@ def test_train_writes_a_model_the_tagger_loads(tmp_path: Path) -> None:
     t = Tagger(model_path=out)
     t.initialize()
     assert t.tag("高压线迁改没人管").category == "utilities"
+
+
+def test_a_failing_message_gets_an_error_line_and_the_stream_goes_on(
+    tagger: Tagger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tagger.tag
+
+    def flaky(text: str) -> object:
+        if "boom" in text:
+            raise RuntimeError("boom")
+        return real(text)
+
+    monkeypatch.setattr(tagger, "tag", flaky)
+    data = b'{"text": "boom"}\n{"text": "\xe9\xab\x98\xe5\x8e\x8b\xe7\xba\xbf\xe8\xbf\x81\xe6\x94\xb9"}\n'
+    answers = filter_lines(tagger, data)
+    assert answers[0] == {"error": texts.ERROR_INTERNAL.format(detail="RuntimeError")}
+    assert answers[1]["category"] == "utilities"

@@ -304,7 +304,8 @@ async def test_extension_approved(story: Story) -> None:
     assert (e.action, e.from_status, e.to_status) == ("approve_extension", "in_progress",
                                                       "in_progress")
     t2 = await story.ticket(t.id)
-    assert t2.due_at == until and t2.extension_until is None and t2.first_due_at == t.due_at
+    # Approved before the first resolution: 按期办结率 judges by the extended deadline too.
+    assert t2.due_at == until and t2.extension_until is None and t2.first_due_at == until
     assert any(m.chat_id == 900011 and m.idem_key == f"extdecided:{t.id}:{e.id}"
                for m in await story.outbox())
     err = await story.refused("zhao", lambda ctx: check_decide_extension(ctx, t.id, True),

@@ -1,0 +1,318 @@
+"""The outbox sender: never twice, retried as Telegram asks, per-chat order kept (DESIGN §10).
+
+A recording transport stands in for Telegram: it counts every delivery per message text (each
+row's text names its idempotency key) and can be scripted to fail like the Bot API does
+(429 with retry_after → RetryLater(seconds), 5xx → RetryLater(None), 400 → Permanent).
+Runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from domain.clock import FrozenClock, SystemClock
+from handlers import outmsg
+from handlers.outbox_sender import MAX_ATTEMPTS, OutboxSender, Permanent, RetryLater
+from storage.models import OutboxMessage
+from storage.uow import UnitOfWorkFactory
+from tests.factories import make_uow_factory
+
+A, B = 700001, 700002
+
+
+class RecordingTransport:
+    """Delivers into a list; `fail[text]` holds errors to raise, one per attempt."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.pause = pause
+        self.delivered: list[tuple[int, str, str, int | None]] = []  # chat, op, text, edited id
+        self.attempts: Counter[str] = Counter()
+        self.fail: dict[str, list[Exception]] = {}
+        self.sent_ids: dict[str, int] = {}
+        self._next_id = 5000
+
+    async def deliver(self, chat_id: int, payload: dict[str, Any],
+                      message_id: int | None) -> int | None:
+        text = str(payload.get("text"))
+        self.attempts[text] += 1
+        errors = self.fail.get(text)
+        if errors:
+            raise errors.pop(0)
+        if self.pause:
+            await asyncio.sleep(self.pause)
+        op = str(payload.get("op"))
+        self.delivered.append((chat_id, op, text, message_id))
+        if op != "send":
+            return None
+        self._next_id += 1
+        self.sent_ids[text] = self._next_id
+        return self._next_id
+
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        return [t for c, _, t, _ in self.delivered if chat_id is None or c == chat_id]
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def enqueue(uow_factory: UnitOfWorkFactory, now: Any, chat_id: int, key: str,
+                  payload: dict[str, Any] | None = None) -> int:
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue(idem_key=key, chat_id=chat_id,
+                                 payload=payload or outmsg.send(key), now=now)
+        row = await uow.outbox.by_key(key)
+        assert row is not None
+        row_id = row.id
+        await uow.commit()
+    return row_id
+
+
+def snapshot(row: OutboxMessage) -> SimpleNamespace:
+    """The row's columns, readable after its session closed."""
+    return SimpleNamespace(**{a.key: getattr(row, a.key) for a in row.__mapper__.column_attrs})
+
+
+async def row_of(uow_factory: UnitOfWorkFactory, key: str) -> SimpleNamespace:
+    async with uow_factory() as uow:
+        row = await uow.outbox.by_key(key)
+        assert row is not None
+        return snapshot(row)
+
+
+def sender(uow_factory: UnitOfWorkFactory, transport: RecordingTransport, clock: Any,
+           mono: Callable[[], float] | None = None) -> OutboxSender:
+    kwargs: dict[str, Any] = {"per_chat_interval": 0.0, "global_per_second": 0.0}
+    if mono is not None:
+        kwargs["monotonic"] = mono
+    return OutboxSender(uow_factory, transport, clock, **kwargs)
+
+
+# --- several senders -----------------------------------------------------------------------
+
+
+async def test_two_senders_on_separate_engines_never_send_twice(database_url: str) -> None:
+    clock = SystemClock()
+    engines = []
+    try:
+        factories = []
+        for _ in range(2):
+            engine, factory = make_uow_factory(database_url)
+            engines.append(engine)
+            factories.append(factory)
+        keys = [f"load:{i}" for i in range(240)]
+        now = clock.now()
+        async with factories[0]() as uow:
+            for i, key in enumerate(keys):
+                await uow.outbox.enqueue(idem_key=key, chat_id=A + i % 24,
+                                         payload=outmsg.send(key), now=now)
+            await uow.commit()
+        transports = [RecordingTransport(pause=0.001), RecordingTransport(pause=0.001)]
+        senders = [sender(f, t, clock) for f, t in zip(factories, transports, strict=True)]
+        stop = asyncio.Event()
+        runs = [asyncio.create_task(s.run(stop, idle_seconds=0.05)) for s in senders]
+
+        async def pending() -> int:
+            async with factories[1]() as uow:
+                return sum(1 for r in await uow.outbox.all() if r.status != "sent")
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while await pending() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*runs)
+
+        counts = Counter(transports[0].texts() + transports[1].texts())
+        assert set(counts) == set(keys)
+        assert [k for k, n in counts.items() if n != 1] == []
+        # Both really worked on the same outbox at the same time.
+        assert senders[0].sent_count > 0 and senders[1].sent_count > 0
+        assert senders[0].sent_count + senders[1].sent_count == len(keys)
+        async with factories[0]() as uow:
+            rows = [snapshot(r) for r in await uow.outbox.all()]
+        assert all(r.status == "sent" and r.attempts == 1 and r.message_id for r in rows)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+# --- Telegram's answers --------------------------------------------------------------------
+
+
+async def test_429_honours_retry_after(uow_factory: UnitOfWorkFactory,
+                                       clock: FrozenClock) -> None:
+    mono = FakeMonotonic()
+    t = RecordingTransport()
+    t.fail["hello"] = [RetryLater(7, "429 too many requests")]
+    s = sender(uow_factory, t, clock, mono)
+    await enqueue(uow_factory, clock.now(), A, "hello")
+
+    assert await s.deliver_once() == 0
+    row = await row_of(uow_factory, "hello")
+    assert row.status == "pending" and row.attempts == 1
+    assert row.not_before == clock.now() + timedelta(seconds=7)
+    assert row.claimed_until is None and "429" in (row.last_error or "")
+
+    clock.advance(seconds=6)
+    mono.t += 6
+    assert await s.deliver_once() == 0  # still not due
+    assert t.attempts["hello"] == 1
+    clock.advance(seconds=1)
+    mono.t += 1
+    assert await s.deliver_once() == 1
+    assert t.texts() == ["hello"]
+    row = await row_of(uow_factory, "hello")
+    assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
+
+
+async def test_5xx_backs_off_exponentially_and_gives_up_at_last(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    mono = FakeMonotonic()
+    t = RecordingTransport()
+    t.fail["flaky"] = [RetryLater(None, "502 Bad Gateway") for _ in range(3)]
+    s = sender(uow_factory, t, clock, mono)
+    await enqueue(uow_factory, clock.now(), A, "flaky")
+
+    delays = []
+    for _ in range(3):
+        before = clock.now()
+        assert await s.deliver_once() == 0
+        row = await row_of(uow_factory, "flaky")
+        delay = (row.not_before - before).total_seconds()
+        delays.append(delay)
+        clock.advance(seconds=delay)
+        mono.t += delay
+    assert delays == [1.0, 2.0, 4.0]
+    assert await s.deliver_once() == 1
+    assert t.texts() == ["flaky"]
+
+    # A fault that never passes: given up after MAX_ATTEMPTS, marked failed, not retried.
+    t.fail["down"] = [RetryLater(None, "500 Internal Server Error") for _ in range(100)]
+    await enqueue(uow_factory, clock.now(), B, "down")
+    for _ in range(MAX_ATTEMPTS + 3):
+        await s.deliver_once()
+        clock.advance(seconds=400)
+        mono.t += 400
+    row = await row_of(uow_factory, "down")
+    assert row.status == "failed" and t.attempts["down"] == MAX_ATTEMPTS
+
+
+async def test_400_fails_for_good_without_retry(uow_factory: UnitOfWorkFactory,
+                                                clock: FrozenClock) -> None:
+    t = RecordingTransport()
+    t.fail["bad"] = [Permanent("Bad Request: chat not found")]
+    s = sender(uow_factory, t, clock, FakeMonotonic())
+    await enqueue(uow_factory, clock.now(), A, "bad")
+    await enqueue(uow_factory, clock.now(), A, "after")
+    assert await s.deliver_once() == 2  # the failure does not hold the chat back
+    for _ in range(3):
+        clock.advance(seconds=600)
+        assert await s.deliver_once() == 0
+    row = await row_of(uow_factory, "bad")
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "chat not found" in (row.last_error or "")
+    assert t.attempts["bad"] == 1
+    assert t.texts() == ["after"]
+
+
+# --- order ---------------------------------------------------------------------------------
+
+
+async def test_per_chat_order_kept_while_a_message_waits_out_a_429(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    mono = FakeMonotonic()
+    t = RecordingTransport()
+    t.fail["a1"] = [RetryLater(5, "429 too many requests")]
+    s = sender(uow_factory, t, clock, mono)
+    for key, chat in (("a1", A), ("b1", B), ("a2", A), ("a3", A), ("b2", B)):
+        await enqueue(uow_factory, clock.now(), chat, key)
+
+    await s.deliver_once()
+    assert t.texts(A) == [] and t.texts(B) == ["b1", "b2"]  # another chat is not held up
+    await s.deliver_once()  # a2, a3 are due, but a1 must go first
+    assert t.texts(A) == []
+    clock.advance(seconds=5)
+    mono.t += 5
+    await s.deliver_once()
+    assert t.texts(A) == ["a1", "a2", "a3"]
+
+
+async def test_per_chat_order_kept_while_a_message_backs_off_after_5xx(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    mono = FakeMonotonic()
+    t = RecordingTransport()
+    t.fail["a1"] = [RetryLater(None, "502 Bad Gateway")]
+    s = sender(uow_factory, t, clock, mono)
+    for key in ("a1", "a2", "a3"):
+        await enqueue(uow_factory, clock.now(), A, key)
+
+    await s.deliver_once()
+    await s.deliver_once()
+    assert t.texts(A) == []
+    clock.advance(seconds=1)
+    mono.t += 1
+    for _ in range(2):
+        await s.deliver_once()
+    assert t.texts(A) == ["a1", "a2", "a3"]
+
+
+async def test_an_edit_waiting_for_its_original_goes_out_after_it(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    mono = FakeMonotonic()
+    t = RecordingTransport()
+    t.fail["card"] = [RetryLater(3, "429 too many requests")]
+    s = sender(uow_factory, t, clock, mono)
+    original = await enqueue(uow_factory, clock.now(), A, "card")
+    await enqueue(uow_factory, clock.now(), A, "card, edited",
+                  outmsg.edit("card, edited", edit_of=original))
+
+    await s.deliver_once()
+    assert t.delivered == []
+    edit = await row_of(uow_factory, "card, edited")
+    assert edit.status == "pending" and edit.attempts == 0
+    clock.advance(seconds=3)
+    mono.t += 3
+    for _ in range(3):
+        await s.deliver_once()
+        clock.advance(seconds=2)
+        mono.t += 2
+    assert [(op, text) for _, op, text, _ in t.delivered] == [("send", "card"),
+                                                              ("edit", "card, edited")]
+    assert t.delivered[1][3] == t.sent_ids["card"]  # it edited the message the card became
+    assert (await row_of(uow_factory, "card, edited")).status == "sent"
+
+
+async def test_an_edit_claimed_before_its_original_waits_for_it(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    """Rows of another sender's batch: the edit comes first, its original is not out yet."""
+    mono = FakeMonotonic()
+    t = RecordingTransport()
+    s = sender(uow_factory, t, clock, mono)
+    async with uow_factory() as uow:
+        # Reserve the original's id first, deliver it later: the edit is older in the queue.
+        await uow.outbox.enqueue(idem_key="card", chat_id=A, payload=outmsg.send("card"),
+                                 now=clock.now(), not_before=clock.now() + timedelta(seconds=1))
+        card = await uow.outbox.by_key("card")
+        assert card is not None
+        card_id = card.id
+        await uow.outbox.enqueue(idem_key="edit", chat_id=A,
+                                 payload=outmsg.edit("edit", edit_of=card_id), now=clock.now())
+        await uow.commit()
+    await s.deliver_once()
+    assert t.delivered == []
+    for _ in range(3):
+        clock.advance(seconds=2)
+        mono.t += 2
+        await s.deliver_once()
+    assert [text for _, _, text, _ in t.delivered] == ["card", "edit"]
+    assert t.delivered[1][3] == t.sent_ids["card"]
