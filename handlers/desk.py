@@ -49,6 +49,9 @@ class Desk:
         # Callback scopes registered by other modules: scope letter → handler.
         self.extra_callbacks: dict[str, CallbackHandler] = {}
         self.message_hooks: list[MessageHook] = []
+        # Draft kinds /cancel drops, and help paragraphs, contributed by plug-ins.
+        self.cancel_kinds: list[str] = [official.INPUT, reporting.REPORT, reporting.PROXY]
+        self.help_extra: list[str] = []
 
     async def handle(self, inb: Inbound) -> Outbound:
         now = self.clock.now()
@@ -134,7 +137,7 @@ class Desk:
             body = texts.HELP_OFFICIAL if roles & {"official", "leader"} else texts.HELP_ENTERPRISE
             if "admin" in roles:
                 body = texts.HELP_OFFICIAL + texts.HELP_ADMIN_EXTRA
-            await ctx.reply(outmsg.send(body))
+            await ctx.reply(outmsg.send("\n".join([body, *self.help_extra])))
         elif name == "mine":
             await lists.show_mine(ctx)
         elif name == "todo":
@@ -145,7 +148,7 @@ class Desk:
             await reporting.start_proxy(ctx)
         elif name == "cancel":
             dropped = False
-            for kind in (official.INPUT, reporting.REPORT, reporting.PROXY):
+            for kind in self.cancel_kinds:
                 if await ctx.uow.drafts.get(ctx.account.id, kind) is not None:
                     await ctx.uow.drafts.drop(ctx.account.id, kind)
                     dropped = True

@@ -68,6 +68,8 @@ def register(desk: Desk, data_dir: str | Path | None = None) -> None:
     desk.extra_commands["project"] = plugin.cmd_project
     desk.extra_commands["photos"] = plugin.cmd_photos
     desk.extra_callbacks[SCOPE] = plugin.on_button
+    desk.cancel_kinds.extend(DRAFT_KINDS)
+    desk.help_extra.append(pt.HELP)
 
 
 class ProgressPlugin:

@@ -349,20 +349,31 @@ SYSTEM_ACTOR = "系统"
 
 COMMANDS_ENTERPRISE = [
     ("mine", "我的诉求"),
+    ("progress", "报送项目进度"),
+    ("project", "项目状态(四色、计划与完成)"),
+    ("photos", "现场照片(形象进度)"),
     ("ticket", "查看诉求详情"),
     ("cancel", "放弃正在填写的内容"),
     ("help", "帮助"),
 ]
 COMMANDS_OFFICIAL = [
     ("todo", "本单位待办"),
+    ("overdue", "超期诉求"),
     ("ticket", "查看诉求详情"),
+    ("project", "项目状态"),
+    ("stats", "办理统计"),
     ("cancel", "放弃正在填写的内容"),
     ("help", "帮助"),
 ]
 COMMANDS_ADMIN = [
     ("todo", "全部待办"),
+    ("overdue", "超期诉求"),
     ("report", "代企业反映问题"),
     ("ticket", "查看诉求详情"),
+    ("project", "项目状态"),
+    ("stats", "办理统计"),
+    ("export", "导出问题台账"),
+    ("dashboard", "大屏登录链接"),
     ("cancel", "放弃正在填写的内容"),
     ("help", "帮助"),
 ]
