@@ -1,50 +1,45 @@
-"""The `zhitong` command line (DESIGN §11). Each command lives in its own bot/cli_*.py module."""
+"""The `zhitong` command line (DESIGN §11). Each command lives in its own bot/cli_*.py module,
+imported only when that command runs: `zhitong tag` must not pay for openpyxl or the ORM."""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from bot.cli_core import db, tickets
+# command name → (module, attribute)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "dashboard": ("bot.cli_stats", "dashboard"),
+    "db": ("bot.cli_core", "db"),
+    "demo": ("bot.cli_demo", "demo"),
+    "export": ("bot.cli_stats", "export"),
+    "invite": ("bot.cli_invite", "invite"),
+    "org": ("bot.cli_org", "org"),
+    "projects": ("bot.cli_projects", "projects"),
+    "run": ("bot.cli_run", "run"),
+    "stats": ("bot.cli_stats", "stats"),
+    "sweep": ("bot.cli_sweep", "sweep"),
+    "tag": ("bot.cli_tag", "tag"),
+    "tickets": ("bot.cli_core", "tickets"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        command = getattr(importlib.import_module(target[0]), target[1])
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """项目直通车 Zhitong — 重点项目诉求直通车。"""
-
-
-
-main.add_command(db)
-main.add_command(tickets)
-
-
-def _register_optional() -> None:
-    """Commands whose modules are added as the product grows."""
-    import importlib
-
-    for module, name in (
-        ("bot.cli_org", "org"),
-        ("bot.cli_tag", "tag"),
-        ("bot.cli_invite", "invite"),
-        ("bot.cli_run", "run"),
-        ("bot.cli_demo", "demo"),
-        ("bot.cli_sweep", "sweep"),
-        ("bot.cli_stats", "stats"),
-        ("bot.cli_stats", "export"),
-        ("bot.cli_stats", "dashboard"),
-        ("bot.cli_projects", "projects"),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        cmd = getattr(mod, name, None)
-        if cmd is not None:
-            main.add_command(cmd)
-
-
-_register_optional()
 
 
 if __name__ == "__main__":

@@ -110,13 +110,17 @@ def tag(ctx: click.Context) -> None:
 )  # fmt: skip
 def tag_train(corpus_path: Path | None, out_path: Path | None) -> None:
     """用语料重新训练分类模型(held-out 语料不参与训练)。"""
-    from domain.tagging.corpus import default_corpus_path, train_model
+    from domain.tagging.corpus import CorpusError, default_corpus_path, train_model
     from domain.tagging.tagger import default_model_path, default_userdict_path
 
     _quiet_jieba()
     corpus_path = corpus_path or default_corpus_path()
     out_path = out_path or default_model_path()
-    model, count = train_model(corpus_path, default_userdict_path())
+    try:
+        model, count = train_model(corpus_path, default_userdict_path())
+    except CorpusError as exc:  # the line to fix, not a traceback
+        click.echo(str(exc), err=True)
+        sys.exit(1)
     tmp = out_path.with_suffix(out_path.suffix + ".tmp")
     tmp.write_text(
         json.dumps(model.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n",
@@ -128,3 +132,32 @@ def tag_train(corpus_path: Path | None, out_path: Path | None) -> None:
 
 if __name__ == "__main__":  # `python -m bot.cli_tag`: the filter without the rest of the CLI
     tag()
+
+
+@tag.command("corrections")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="写出的 JSONL 文件(可追加到 corpus.jsonl 后运行 zhitong tag train)。")
+def tag_corrections(out_path: Path) -> None:
+    """导出报告人「改类别」和转办造成的类别更正,作为带标注的语料行。"""
+    import asyncio
+
+    from domain.tagging import corrections_to_jsonl
+
+    records = asyncio.run(_load_corrections())
+    lines = corrections_to_jsonl(records)
+    out_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    click.echo(texts.CORRECTIONS_WRITTEN.format(count=len(lines), path=out_path))
+
+
+async def _load_corrections() -> list[tuple[str, str, str]]:
+    from bot.settings import Settings
+    from storage.db import make_engine, make_sessionmaker
+    from storage.uow import UnitOfWork
+
+    engine = make_engine(Settings().database_url)
+    try:
+        async with UnitOfWork(make_sessionmaker(engine)) as uow:
+            return [(c.text, c.old_category, c.new_category)
+                    for c in await uow.tickets.corrections()]
+    finally:
+        await engine.dispose()

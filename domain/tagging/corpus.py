@@ -82,8 +82,13 @@ def parse_record(data: Any, lineno: int = 0) -> CorpusRecord:
 def read_records(lines: Iterable[str]) -> list[CorpusRecord]:
     records = []
     for lineno, line in enumerate(lines, 1):
-        if line.strip():
-            records.append(parse_record(json.loads(line), lineno))
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError as exc:
+            raise CorpusError(texts.ERROR_BAD_CORPUS_LINE.format(lineno=lineno, detail="JSON")) from exc
+        records.append(parse_record(data, lineno))
     return records
 
 

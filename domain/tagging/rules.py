@@ -6,6 +6,7 @@ say nothing about what they do not recognise; the learned model does the rest.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -189,31 +190,39 @@ def urgency_cues(text: str) -> list[str]:
     about a hazard or people in distress.
     """
     kinds: list[str] = []
-    if not _URGENT_SCAN.find(text) and not _URGENT_PATTERN_HINT.search(text):
+    found = _URGENT_SCAN.find(text)
+    patterns = _URGENT_PATTERN_HINT.search(text) is not None
+    if not found and not patterns:
         return kinds  # the common case: nothing urgent-sounding at all
+    clauses = _clauses(text)
+    starts = [start for start, _ in clauses]
     said_not_urgent = False
-    for _, clause in _clauses(text):
+    # Keywords never contain clause punctuation, so matches over the whole text are exactly
+    # the matches inside each clause; each is judged within its own clause.
+    for pos, word in found:
+        kind = _URGENT_KIND[word]
+        if not kind:
+            continue
+        clause_start, clause = clauses[bisect.bisect_right(starts, pos) - 1]
+        start = pos - clause_start
+        before = _NOT_NEGATION.sub(_blank, clause[:start])
+        after = clause[start + len(word) :]
+        if _NEG_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before):
+            said_not_urgent = said_not_urgent or kind == "say"
+            continue
         past = bool(_PAST_BEFORE.search(clause)) and not _ONGOING.search(clause)
-        for start, word in _URGENT_SCAN.find(clause):
-            kind = _URGENT_KIND[word]
-            if not kind:
-                continue
-            before = _NOT_NEGATION.sub(_blank, clause[:start])
-            after = clause[start + len(word) :]
-            if _NEG_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before):
-                said_not_urgent = said_not_urgent or kind == "say"
-                continue
-            over = past or _RESOLVED_AFTER.search(after) or _CONDITIONAL.search(before)
-            if kind != "say" and over:
-                continue
-            planned = _FUTURE_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before)
-            if kind == "stop" and planned:
-                continue
-            if kind == "stop" and word in _ACCESS_WORDS and _TRAFFIC_RULE.search(text):
-                continue  # 限行，货车进不去: a standing traffic rule, not a blockade
-            if kind == "say" and (after.startswith("不急") or after.startswith("不")):
-                continue  # 急不急 asks, it does not say
-            kinds.append(kind)
+        over = past or _RESOLVED_AFTER.search(after) or _CONDITIONAL.search(before)
+        if kind != "say" and over:
+            continue
+        planned = _FUTURE_BEFORE.search(before) and not _IMMINENT_BEFORE.search(before)
+        if kind == "stop" and planned:
+            continue
+        if kind == "stop" and word in _ACCESS_WORDS and _TRAFFIC_RULE.search(text):
+            continue  # 限行，货车进不去: a standing traffic rule, not a blockade
+        if kind == "say" and after.startswith("不"):
+            continue  # 急不急 asks, it does not say
+        kinds.append(kind)
+    for _, clause in clauses if patterns else ():
         halt = _HALT_RE.search(clause)
         if halt and not _NEG_BEFORE.search(_NOT_NEGATION.sub(_blank, clause[: halt.start()])):
             kinds.append("stop")
@@ -275,21 +284,23 @@ def milestone(text: str, progress: bool) -> str | None:
     report a bare mention (主体封顶, 设备调试投产) is taken as reached; in a problem report it
     needs a sign of completion (已/了/顺利…), because problems often name what they block.
     """
-    best = -1
-    if not _MILESTONE_SCAN.find(text):
+    found = _MILESTONE_SCAN.find(text)
+    if not found:
         return None
-    for _, clause in _clauses(text):
-        for start, word in _MILESTONE_SCAN.find(clause):
-            before = clause[:start]
-            after = clause[start + len(word) :]
-            negated = _MILESTONE_NEG_BEFORE.search(before) or _MILESTONE_NEG_AFTER.match(after)
-            if negated and not _ACHIEVED_JUST_BEFORE.search(before):
-                continue
-            achieved = bool(_ACHIEVED.search(before[-6:])) or after.startswith("了")
-            if not progress and not achieved:
-                continue
-            rank = MILESTONES.index(_MILESTONE_WORDS[word])
-            best = max(best, rank)
+    clauses = _clauses(text)
+    starts = [start for start, _ in clauses]
+    best = -1
+    for pos, word in found:
+        clause_start, clause = clauses[bisect.bisect_right(starts, pos) - 1]
+        before = clause[: pos - clause_start]
+        after = clause[pos - clause_start + len(word) :]
+        negated = _MILESTONE_NEG_BEFORE.search(before) or _MILESTONE_NEG_AFTER.match(after)
+        if negated and not _ACHIEVED_JUST_BEFORE.search(before):
+            continue
+        achieved = bool(_ACHIEVED.search(before[-6:])) or after.startswith("了")
+        if not progress and not achieved:
+            continue
+        best = max(best, MILESTONES.index(_MILESTONE_WORDS[word]))
     return MILESTONES[best] if best >= 0 else None
 
 

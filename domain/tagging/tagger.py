@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -39,16 +40,36 @@ MAX_KEYWORDS = 8
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _RUNS = re.compile(r"[0-9a-z\u4e00-\u9fff]+")
 _WORDLIKE = re.compile(r"^[0-9a-z\u4e00-\u9fff]+$")
-_STOPWORD_TEXT = """我们 你们 他们 它们 我司 我方 贵方 这个 那个 这边 那边 一直 现在 目前 已经 还是 但是 因为 所以
-    没有 什么 怎么 可以 希望 能否 请问 一下 领导 麻烦 帮忙 问题 项目 公司 企业 情况 一个 这样 那样
-    还有 就是 如果 然后 而且 或者 这些 那些 不是 时候 自己 非常 比较 特别 今天 明天 昨天 谢谢 您好
-    你好 各位 老师 同志 感谢 请求 反映 协调 解决 尽快 需要 已 了 的 是 在 和 也 都 就 还 又 吧 呢
-    啊 吗 哦 嗯 呀 本月 本周 上月 这边 能不能 有没有 一些 有点 有些 多少 为什么 怎么办 咋办 这里
-    那里 之后 之前 以后 以前 左右 大概 可能 应该 万元 亿元 今年 去年 明年 上周 下周 下月 方便 回复
-时间 天天 每天 好几 几次 多次 到底 一点 东西 事情 这件 那件 同时 以及 然后 还要 而且 一样"""
+# Function words and pleasantries: never keywords.
+_STOPWORD_TEXT = """
+    我们 你们 他们 它们 我司 我方 贵方 这个 那个 这边 那边 一直 现在 目前 已经 还是
+    但是 因为 所以 没有 什么 怎么 可以 希望 能否 请问 一下 领导 麻烦 帮忙 问题 项目
+    公司 企业 情况 一个 这样 那样 还有 就是 如果 然后 而且 或者 这些 那些 不是 时候
+    自己 非常 比较 特别 今天 明天 昨天 谢谢 您好 你好 各位 老师 同志 感谢 请求 反映
+    协调 解决 尽快 需要 已 了 的 是 在 和 也 都 就 还 又 吧 呢 啊 吗 哦 嗯 呀
+    本月 本周 上月 能不能 有没有 一些 有点 有些 多少 为什么 怎么办 咋办 这里 那里
+    之后 之前 以后 以前 左右 大概 可能 应该 万元 亿元 今年 去年 明年 上周 下周 下月
+    方便 回复 时间 天天 每天 好几 几次 多次 到底 一点 东西 事情 这件 那件 同时 以及
+    还要 一样
+"""
 # Counts and durations (两天, 三个月, 两千五百) say nothing about the subject.
 _NUMERAL_WORD = re.compile(r"^[零〇一二两三四五六七八九十百千万亿几半多个天月年周次号]+$")
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _word_info(word: str) -> tuple[str | None, bool]:
+    """(model feature or None for punctuation and spaces, usable as a keyword) for one token.
+
+    Messages repeat the same few thousand words, so this is computed once per word.
+    """
+    if not _WORDLIKE.match(word):
+        return None, False
+    feature = "w:" + (_DIGITS.sub("0", word) if word[0].isdigit() else word)
+    keyword = not (
+        len(word) < 2 or word in _STOPWORDS or word.isdigit() or _NUMERAL_WORD.match(word)
+    )
+    return feature, keyword
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +199,7 @@ class Tagger:
         except FileNotFoundError as exc:
             raise ModelUnavailable(texts.ERROR_MODEL_MISSING.format(path=path)) from exc
         except (ValueError, KeyError, TypeError) as exc:
-            raise ModelUnavailable(texts.ERROR_MODEL_MISSING.format(path=path)) from exc
+            raise ModelUnavailable(texts.ERROR_MODEL_BROKEN.format(path=path)) from exc
 
     @property
     def model(self) -> LinearModel:
@@ -203,10 +224,11 @@ class Tagger:
         feats: set[str] = set()
         prev_single = ""
         for word in words:
-            if not _WORDLIKE.match(word):
+            feature, _ = _word_info(word)
+            if feature is None:
                 prev_single = ""
                 continue
-            feats.add("w:" + (_DIGITS.sub("0", word) if word[0].isdigit() else word))
+            feats.add(feature)
             # Words jieba does not know fall apart into single characters; pairs of them keep
             # some of the unknown word (挖机 → 挖 机 → b:挖机).
             if len(word) == 1:
@@ -280,12 +302,8 @@ class Tagger:
         """Domain terms first (they say what the problem is), then other content words."""
         out: list[str] = []
         seen: set[str] = set()
-        for word in [h.word for h in hits] + words:
-            if len(word) < 2 or word in seen or word in _STOPWORDS or word.isdigit():
-                continue
-            if _NUMERAL_WORD.match(word):
-                continue
-            if not _WORDLIKE.match(word):
+        for word in [h.word for h in hits if len(h.word) >= 2] + words:
+            if word in seen or not _word_info(word)[1]:
                 continue
             seen.add(word)
             out.append(word)

@@ -10,10 +10,11 @@ ERROR_NO_TEXT = "缺少 text 字段,或 text 不是文字"
 ERROR_BLANK_TEXT = "text 为空,没有可以分析的内容"
 ERROR_INTERNAL = "这一行没能分析出结果({detail}),请检查内容后重试"
 ERROR_MODEL_MISSING = "找不到分类模型文件 {path},请先运行 zhitong tag train"
-ERROR_MODEL_STALE = "分类模型与语料不一致,请运行 zhitong tag train 重新训练"
+ERROR_MODEL_BROKEN = "分类模型文件 {path} 无法读取,请运行 zhitong tag train 重新生成"
 ERROR_BAD_CORPUS_LINE = "语料第 {lineno} 行无效:{detail}"
 
 TRAINED = "已用 {count} 条语料训练模型,写入 {path}"
+# For `zhitong tag corrections` once it is wired to the database.
 CORRECTIONS_WRITTEN = "已导出 {count} 条更正语料到 {path}"
 
 CATEGORY_NAMES = {

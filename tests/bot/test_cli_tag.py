@@ -108,7 +108,7 @@ def test_click_command_reads_stdin_and_writes_stdout() -> None:
 def test_registered_in_the_main_cli() -> None:
     from bot.cli import main
 
-    assert main.commands.get("tag") is tag
+    assert main.get_command(None, "tag") is tag  # type: ignore[arg-type]
 
 
 def test_streams_line_by_line() -> None:
@@ -170,3 +170,45 @@ def test_a_failing_message_gets_an_error_line_and_the_stream_goes_on(
     answers = filter_lines(tagger, data)
     assert answers[0] == {"error": texts.ERROR_INTERNAL.format(detail="RuntimeError")}
     assert answers[1]["category"] == "utilities"
+
+
+def test_train_reports_a_bad_corpus_line(tmp_path: Path) -> None:
+    corpus = tmp_path / "bad.jsonl"
+    good = json.dumps(
+        {"text": "用地指标没批", "intent": "issue", "category": "land", "urgent": False,
+         "amount_wan": None, "milestone": None},
+        ensure_ascii=False,
+    )  # fmt: skip
+    corpus.write_text(good + "\n" + '{"text": "x", "intent": "issue", "category": "moon"}\n')
+    result = CliRunner().invoke(tag, ["train", "--corpus", str(corpus), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert texts.ERROR_BAD_CORPUS_LINE.format(lineno=2, detail="category 'moon'") in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_corrections_export_reads_the_database(sqlite_url: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reporter's 改类别 stored in the database comes out as a labelled corpus line."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from storage.models import TagCorrection
+    from tests.factories import make_uow_factory
+
+    async def seed() -> None:
+        engine, uow_factory = make_uow_factory(sqlite_url)
+        async with uow_factory() as uow:
+            uow.tickets.add_correction(TagCorrection(
+                text="厂区门口的路一直没修,大车进不来", old_category="utilities",
+                new_category="logistics", source="reporter", created_at=datetime.now(UTC)))
+            await uow.commit()
+        await engine.dispose()
+
+    asyncio.run(seed())
+    monkeypatch.setenv("ZHITONG_DATABASE_URL", sqlite_url)
+    out = tmp_path / "corrections.jsonl"
+    result = CliRunner().invoke(tag, ["corrections", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    [line] = out.read_text(encoding="utf-8").splitlines()
+    row = json.loads(line)
+    assert (row["text"], row["category"]) == ("厂区门口的路一直没修,大车进不来", "logistics")
