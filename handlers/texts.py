@@ -93,12 +93,14 @@ HELP_ENTERPRISE = (
 )
 HELP_OFFICIAL = (
     "<b>项目直通车 · 工作人员</b>\n"
-    "• /todo 本单位待办(按时限排序);\n"
+    "• /todo 本单位待办(按时限排序);/overdue 超期诉求;\n"
     "• /ticket 编号 查看详情和处理记录;\n"
     "• 在诉求卡片上点「受理」「转办」「退回」「办结」「延期」;\n"
+    "• /stats 办理统计;/project 项目编号 查看项目状态;\n"
     "• /cancel 放弃正在填写的内容。"
 )
-HELP_ADMIN_EXTRA = "\n• /report 代企业反映问题(代为反映);\n• /todo 也列出全部待办。"
+HELP_ADMIN_EXTRA = ("\n• /report 代企业反映问题(代为反映);\n• /todo 也列出全部待办;\n"
+                    "• /export 导出问题台账;/dashboard 大屏登录链接。")
 
 # --- reporting --------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, select, text, update
+from sqlalchemy import String, bindparam, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +61,7 @@ from storage.models import (
     ProjectContact,
     Ticket,
     Unit,
+    UtcDateTime,
 )
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -75,7 +76,7 @@ WORST_OVERDUE = 5
 
 # The groups `run_all_sweeps` reports, in order.
 KINDS = ("accept", "before", "due", "overdue", "leader", "admin", "reask", "autoclose",
-         "bulletin", "ranking")
+         "bulletin", "ranking", "colour", "progress-remind")
 
 
 # --- delivery time --------------------------------------------------------------------------------
@@ -123,6 +124,12 @@ class Directory:
     def dispatcher_officials(self) -> list[Person]:
         return self.officials.get(self.dispatcher_id, []) if self.dispatcher_id else []
 
+    def handlers_of(self, unit_id: int) -> list[Person]:
+        """Who is reminded for a unit: its officials, or the dispatcher's when it has none
+        reachable (a unit nobody in it joined yet must not silently swallow its reminders)."""
+        people = [p for p in self.officials.get(unit_id, []) if p.chat_id is not None]
+        return people or self.dispatcher_officials()
+
     def unit_name(self, unit_id: int) -> str:
         return self.units.get(unit_id, ("?", ""))[0]
 
@@ -162,8 +169,11 @@ class SweepRepo:
             select(Project.id, Project.name, Project.leader_id))).all()}
         return d
 
-    async def claim(self, now: datetime, limit: int) -> Sequence[Any]:
-        """Tickets whose next step has come, oldest first; locked on PostgreSQL."""
+    async def claim(self, now: datetime, limit: int,
+                    after: tuple[datetime, int] | None = None) -> Sequence[Any]:
+        """Tickets whose next step has come, in (sweep_at, id) order from the index; `after`
+        continues behind the previous batch (skipping the index entries it just moved away).
+        Locked on PostgreSQL; rows another transaction holds are left for the next sweep."""
         t = Ticket
         q = (
             select(t.id, t.number, t.status, t.urgent, t.unit_id, t.project_id, t.reporter_id,
@@ -174,6 +184,9 @@ class SweepRepo:
             .order_by(t.sweep_at, t.id)
             .limit(limit)
         )
+        if after is not None:
+            q = q.where(tuple_(t.sweep_at, t.id) > tuple_(literal(after[0], UtcDateTime()),
+                                                          literal(after[1])))
         if self.dialect == "postgresql":
             q = q.with_for_update(skip_locked=True, of=t)
         return (await self.s.execute(q)).all()
@@ -347,7 +360,7 @@ def _messages(r: Any, due: DueStep, d: Directory, contacts: dict[int, list[int]]
     tid, day = r.id, due.day.isoformat()
     urgent = bool(r.urgent)
     line = _line(r, d, config)
-    officials = d.officials.get(r.unit_id, [])
+    officials = d.handlers_of(r.unit_id)
     step = due.step
     if step == Step.ACCEPT:
         payload = outmsg.send(texts.accept_overdue_unit(line))
@@ -416,12 +429,14 @@ async def sweep_tickets(uow_factory: UnitOfWorkFactory, now: datetime, config: D
     auto-close. One transaction per batch of claimed tickets."""
     added: list[str] = []
     directory: Directory | None = None
+    after: tuple[datetime, int] | None = None
     for _ in range(MAX_BATCHES):
         async with uow_factory() as uow:
             repo = SweepRepo(uow.session)
-            rows = await repo.claim(now, batch)
+            rows = await repo.claim(now, batch, after)
             if not rows:
                 break
+            after = (rows[-1].sweep_at, rows[-1].id)
             if directory is None:
                 directory = await repo.directory()
             plans = [(r, plan_ticket(_facts(r), now, config)) for r in rows]
@@ -591,7 +606,8 @@ def kind_of(key: str) -> str:
 
 
 async def run_all_sweeps(uow_factory: UnitOfWorkFactory, now: datetime, config: DeskConfig, *,
-                         deliver_from: datetime | None = None) -> dict[str, list[str]]:
+                         deliver_from: datetime | None = None,
+                         projects: bool = True) -> dict[str, list[str]]:
     """Every sweep once as of `now`; the keys each kind of message added, by kind (KINDS).
 
     A failing sweep does not stop the others; the first failure is raised after all have run.
@@ -600,8 +616,14 @@ async def run_all_sweeps(uow_factory: UnitOfWorkFactory, now: datetime, config: 
         raise ValueError("run_all_sweeps needs an aware datetime")
     result: dict[str, list[str]] = {k: [] for k in KINDS}
     failure: BaseException | None = None
-    for name, sweep in (("tickets", sweep_tickets), ("bulletin", sweep_bulletin),
-                        ("ranking", sweep_ranking)):
+    from handlers.progress_sweeps import sweep_project_colours, sweep_report_reminders
+
+    sweeps: list[tuple[str, Any]] = [("tickets", sweep_tickets), ("bulletin", sweep_bulletin),
+                                     ("ranking", sweep_ranking)]
+    if projects:  # four-colour status and monthly reporting reminders (issue 6)
+        sweeps += [("colours", sweep_project_colours),
+                   ("progress reminders", sweep_report_reminders)]
+    for name, sweep in sweeps:
         try:
             keys = await sweep(uow_factory, now, config, deliver_from=deliver_from)
         except Exception as exc:

@@ -47,3 +47,23 @@ async def test_overdue_lists_by_role(uow_factory: Any, config: DeskConfig) -> No
     with pytest.raises(Forbidden) as err:
         await _as(uow_factory, "han", now, config)
     assert err.value.message == OVERDUE_FORBIDDEN
+
+
+async def test_overdue_command_through_the_desk(uow_factory: Any, config: DeskConfig) -> None:
+    from domain.clock import FrozenClock
+    from handlers.desk import Desk
+    from handlers.reminders import register
+    from tests.dialog import Dialog
+    from tests.scheduler.conftest import HAN, WANG
+    from tests.scheduler.test_dialog_reminders import NoTagger
+
+    at = bj(2026, 11, 24, 9)
+    await load_example_org(uow_factory, at)
+    site = await submit(uow_factory, at, config, category="site")
+    dialog = Dialog(uow_factory, FrozenClock(bj(2026, 12, 1, 10)), config, NoTagger())
+    assert isinstance(dialog.desk, Desk)
+    register(dialog.desk)
+    await dialog.say(WANG, "/overdue")
+    assert f"#{site.number}" in dialog.last(WANG).text
+    await dialog.say(HAN, "/overdue")
+    assert dialog.last(HAN).text == OVERDUE_FORBIDDEN

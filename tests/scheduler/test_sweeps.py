@@ -372,3 +372,25 @@ async def test_bulletin_missed_on_monday_is_sent_within_a_day(uow_factory: Any,
     r = await _once(uow_factory, bj(2026, 12, 2, 8, 29), config)
     assert len(r["ranking"]) == 3 and not r["bulletin"]
     assert await chats(uow_factory, r["ranking"]) == {ZHAO, LI, SUN}
+
+
+async def test_small_batches_cover_every_due_ticket(uow_factory: Any, config: DeskConfig) -> None:
+    from scheduler.sweeps import sweep_tickets
+
+    await load_example_org(uow_factory, SUBMIT_AT)
+    made = [await submit(uow_factory, SUBMIT_AT, config, category="site") for _ in range(5)]
+    keys = await sweep_tickets(uow_factory, bj(2026, 11, 25, 18), config, batch=2)
+    assert sorted({int(k.split(":")[1]) for k in keys}) == sorted(t.id for t in made)
+    assert len(keys) == 10  # wang and the dispatcher, per ticket
+    assert await sweep_tickets(uow_factory, bj(2026, 11, 25, 18), config, batch=2) == []
+
+
+async def test_unit_without_reachable_officials_falls_back_to_the_dispatcher(
+        uow_factory: Any, config: DeskConfig) -> None:
+    await _ticket(uow_factory, config)
+    async with uow_factory() as uow:
+        (await account(uow, "wang")).telegram_id = None  # nobody of 县公安局 has joined
+        await uow.commit()
+    r = await sweep(uow_factory, bj(2026, 11, 26, 18), config)
+    assert await chats(uow_factory, r["before"]) == {ZHAO}
+    assert await chats(uow_factory, r["accept"]) == {ZHAO}
