@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -48,21 +48,21 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event, func, select, update  # noqa: E402
+from sqlalchemy import event, func, select, update
 
-from domain.calendar import (  # noqa: E402
+from domain.calendar import (
     add_working_days,
     at_local,
     due_after_working_days,
     subtract_working_days,
 )
-from handlers.config import DeskConfig  # noqa: E402
-from scheduler.jobs import TicketFacts, plan_ticket  # noqa: E402
-from scheduler.sweeps import sweep_bulletin, sweep_ranking, sweep_tickets  # noqa: E402
-from storage.db import make_engine, make_sessionmaker  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.models import SWEEP_NOW, Ticket  # noqa: E402
-from storage.uow import UnitOfWorkFactory  # noqa: E402
+from handlers.config import DeskConfig
+from scheduler.jobs import TicketFacts, plan_ticket
+from scheduler.sweeps import sweep_bulletin, sweep_ranking, sweep_tickets
+from storage.db import make_engine, make_sessionmaker
+from storage.migrate import upgrade
+from storage.models import SWEEP_NOW, Ticket
+from storage.uow import UnitOfWorkFactory
 
 TZ = ZoneInfo("Asia/Shanghai")
 CONFIG = DeskConfig(timezone=TZ)
@@ -289,7 +289,7 @@ async def measure(url: str) -> list[Measure]:
 def run_size(backend: str, open_n: int, pg_admin: str) -> tuple[float, list[Measure]]:
     total = open_n + open_n // 10 + 3 * open_n // 10
     tmp = tempfile.TemporaryDirectory()
-    drop: Callable[[], Awaitable[None]] | None = None
+    drop: Callable[[], Coroutine[Any, Any, None]] | None = None
     if backend == "sqlite":
         path = Path(tmp.name) / "bench.db"
         url = f"sqlite:///{path}"

@@ -183,7 +183,7 @@ class Ticket(Base):
 
     __table_args__ = (
         Index("ix_tickets_status_due_at", "status", "due_at"),
-        Index("ix_tickets_sweep_at", "sweep_at"),
+        Index("ix_tickets_sweep_at_id", "sweep_at", "id"),
         Index("ix_tickets_unit_id_status", "unit_id", "status"),
         Index("ix_tickets_project_id_created_at", "project_id", "created_at"),
         Index("ix_tickets_created_at", "created_at"),

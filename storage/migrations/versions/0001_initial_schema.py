@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:37:16.568306
+Create Date: 2026-11-23 13:14:54.205915
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_tickets_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_tickets_project_id_created_at', ['project_id', 'created_at'], unique=False)
         batch_op.create_index('ix_tickets_status_due_at', ['status', 'due_at'], unique=False)
-        batch_op.create_index('ix_tickets_sweep_at', ['sweep_at'], unique=False)
+        batch_op.create_index('ix_tickets_sweep_at_id', ['sweep_at', 'id'], unique=False)
         batch_op.create_index('ix_tickets_unit_id_status', ['unit_id', 'status'], unique=False)
 
     op.create_table('tag_corrections',
@@ -286,7 +286,7 @@ def downgrade() -> None:
     op.drop_table('tag_corrections')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_unit_id_status')
-        batch_op.drop_index('ix_tickets_sweep_at')
+        batch_op.drop_index('ix_tickets_sweep_at_id')
         batch_op.drop_index('ix_tickets_status_due_at')
         batch_op.drop_index('ix_tickets_project_id_created_at')
         batch_op.drop_index('ix_tickets_created_at')
