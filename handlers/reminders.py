@@ -7,15 +7,20 @@ overdue first, with the working days overdue. The reminders themselves are sent 
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, false, func, or_, select
 
 from domain.calendar import working_days_overdue
 from domain.errors import Forbidden
+from handlers import outmsg
 from handlers.context import Ctx
 from handlers.texts import esc
 from storage.models import Category, Project, Ticket, Unit
+
+if TYPE_CHECKING:
+    from handlers.desk import Desk
 
 OPEN = ("submitted", "in_progress")
 OVERDUE_LIMIT = 20  # keeps the message well under Telegram's 4096 characters
@@ -94,3 +99,13 @@ async def overdue_list(ctx: Ctx) -> str:
         ))
     lines.append(OVERDUE_FOOTER)
     return "\n".join(lines)
+
+
+async def cmd_overdue(ctx: Ctx, args: str) -> None:
+    """/overdue: the list above, as a reply."""
+    await ctx.reply(outmsg.send(await overdue_list(ctx)))
+
+
+def register(desk: Desk, data_dir: str | Path | None = None) -> None:
+    """Plug /overdue into the desk (bot.app.register_desk_plugins calls this)."""
+    desk.extra_commands["overdue"] = cmd_overdue
