@@ -225,11 +225,18 @@ async def _print_stats(core: Any, out: Callable[[str], None]) -> None:
         from bot.cli_stats import stats_payload
     except ImportError:
         return
-    import json
-
     payload = await stats_payload(core.settings, None, None, None, core.engine)
-    out("\n── 统计(zhitong stats --json)──")
-    out(json.dumps({k: v for k, v in payload.items() if k != "by_unit"}, ensure_ascii=False))
+
+    def pct(key: str) -> str:
+        value = payload.get(key)
+        return "—" if value is None else f"{value:.0%}"
+
+    out("\n── 统计(zhitong stats --json 的主要数字)──")
+    out(f"  受理 {payload['submitted']} 件;响应率 {pct('response_rate')};办结率 "
+        f"{pct('resolution_rate')};按期办结率 {pct('on_time_rate')};满意率 "
+        f"{pct('satisfaction_rate')}(已评价 {payload['rated']},未评价 {payload['unrated']});"
+        f"重办率 {pct('reopen_rate')};超期未办结 {payload['overdue_open']} 件")
+
 
 
 def run_demo(out: Callable[[str], None] = print, framework: str = "aiogram",
