@@ -37,13 +37,8 @@ from aiogram.types import (
     Update,
 )
 
-from bot.runtime_common import (
-    SYSTEM_ERROR,
-    command_parts,
-    unsupported_kind,
-)
+from bot.runtime_common import SYSTEM_ERROR, callback_inbound, message_inbound
 from handlers.desk import Desk
-from handlers.inbound import Inbound, Kind
 from handlers.outbox_sender import Permanent, RetryLater
 
 log = logging.getLogger(__name__)
@@ -61,41 +56,6 @@ def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | Non
     return InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=b[0], callback_data=b[1]) for b in row] for row in buttons
     ])
-
-
-def message_inbound(message: Message, update_id: int) -> Inbound:
-    user = message.from_user
-    base: dict[str, Any] = {
-        "update_id": update_id,
-        "user_id": user.id if user else message.chat.id,
-        "chat_id": message.chat.id,
-        "first_name": (user.full_name if user else "") or "",
-    }
-    if message.photo:
-        return Inbound(**base, kind=Kind.PHOTO, text=message.caption or "",
-                       photo_file_ids=(message.photo[-1].file_id,),
-                       media_group_id=message.media_group_id, content_type="photo")
-    if message.text is not None:
-        parsed = command_parts(message.text)
-        if parsed is not None:
-            return Inbound(**base, kind=Kind.COMMAND, text=message.text, command=parsed[0],
-                           args=parsed[1], content_type="text")
-        return Inbound(**base, kind=Kind.TEXT, text=message.text, content_type="text")
-    return Inbound(**base, kind=Kind.UNSUPPORTED, content_type=unsupported_kind(
-        [name for name in ("sticker", "voice", "video", "document", "audio", "location",
-                           "contact", "animation", "video_note", "poll", "dice")
-         if getattr(message, name, None) is not None]))
-
-
-def callback_inbound(query: CallbackQuery, update_id: int) -> Inbound:
-    msg = query.message
-    chat_id = msg.chat.id if msg is not None else query.from_user.id
-    return Inbound(
-        update_id=update_id, user_id=query.from_user.id, chat_id=chat_id,
-        first_name=query.from_user.full_name or "", kind=Kind.CALLBACK,
-        callback_id=query.id, callback_data=query.data,
-        message_id=msg.message_id if msg is not None else None, content_type="callback",
-    )
 
 
 async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_sender: Any) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from handlers.inbound import Inbound, Kind
 from handlers.texts import SYSTEM_ERROR
 
-__all__ = ["SYSTEM_ERROR", "command_parts", "unsupported_kind"]
+__all__ = ["SYSTEM_ERROR", "callback_inbound", "command_parts", "message_inbound",
+           "unsupported_kind"]
 
 
 def command_parts(text: str) -> tuple[str, str] | None:
@@ -20,3 +24,41 @@ def command_parts(text: str) -> tuple[str, str] | None:
 
 def unsupported_kind(present: list[str]) -> str:
     return present[0] if present else "unknown"
+
+
+def message_inbound(message: Any, update_id: int) -> Inbound:
+    """A framework's Message as an Inbound. aiogram's and PTB's Message share these field
+    names (they mirror the Bot API), so one mapping serves both runtimes."""
+    user = message.from_user
+    base: dict[str, Any] = {
+        "update_id": update_id,
+        "user_id": user.id if user else message.chat.id,
+        "chat_id": message.chat.id,
+        "first_name": (user.full_name if user else "") or "",
+    }
+    if message.photo:
+        return Inbound(**base, kind=Kind.PHOTO, text=message.caption or "",
+                       photo_file_ids=(message.photo[-1].file_id,),
+                       media_group_id=message.media_group_id, content_type="photo")
+    if message.text is not None:
+        parsed = command_parts(message.text)
+        if parsed is not None:
+            return Inbound(**base, kind=Kind.COMMAND, text=message.text, command=parsed[0],
+                           args=parsed[1], content_type="text")
+        return Inbound(**base, kind=Kind.TEXT, text=message.text, content_type="text")
+    return Inbound(**base, kind=Kind.UNSUPPORTED, content_type=unsupported_kind(
+        [name for name in ("sticker", "voice", "video", "document", "audio", "location",
+                           "contact", "animation", "video_note", "poll", "dice")
+         if getattr(message, name, None) is not None]))
+
+
+def callback_inbound(query: Any, update_id: int) -> Inbound:
+    """A framework's CallbackQuery as an Inbound (same field names in aiogram and PTB)."""
+    msg = query.message
+    chat_id = msg.chat.id if msg is not None else query.from_user.id
+    return Inbound(
+        update_id=update_id, user_id=query.from_user.id, chat_id=chat_id,
+        first_name=query.from_user.full_name or "", kind=Kind.CALLBACK,
+        callback_id=query.id, callback_data=query.data,
+        message_id=msg.message_id if msg is not None else None, content_type="callback",
+    )
