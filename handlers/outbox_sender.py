@@ -68,6 +68,8 @@ class OutboxSender:
         self.lease = lease
         self._mono = monotonic
         self._chat_next: dict[int, float] = {}
+        # Chats whose oldest message waits out a retry: nothing later to them goes first.
+        self._chat_blocked: dict[int, float] = {}
         self._global_next = 0.0
         self._wake = asyncio.Event()
         self.sent_count = 0
@@ -103,7 +105,8 @@ class OutboxSender:
         finished = 0
         held: set[int] = set()
         for row in rows:
-            if row.chat_id in held:
+            if row.chat_id in held or self._mono() < self._chat_blocked.get(row.chat_id, 0.0):
+                held.add(row.chat_id)
                 await self._release(row.id)
                 continue
             wait = self._chat_next.get(row.chat_id, 0.0) - self._mono()
@@ -129,14 +132,16 @@ class OutboxSender:
         if payload.get("op") == "edit" and message_id is None and payload.get("edit_of"):
             async with self.uow_factory() as uow:
                 original = await uow.outbox.get(int(payload["edit_of"]))
-                if original is None or original.status == "failed":
-                    await self._finish(row.id, failed="original message was never sent")
-                    return True
-                if original.message_id is None:
-                    # The card it updates is not out yet: try again shortly, in order.
-                    await self._postpone(row.id, 2.0, "waiting for original", count=False)
-                    return False
-                message_id = original.message_id
+                state = None if original is None else (original.status, original.message_id)
+            # Decided after that session closed: on SQLite a second one would wait for its lock.
+            if state is None or state[0] == "failed":
+                await self._finish(row.id, failed="original message was never sent")
+                return True
+            if state[1] is None:
+                # The card it updates is not out yet: try again shortly, in order.
+                await self._postpone(row.id, 2.0, "waiting for original", count=False)
+                return False
+            message_id = state[1]
         try:
             sent_id = await self.transport.deliver(row.chat_id, payload, message_id)
         except RetryLater as exc:
@@ -148,6 +153,8 @@ class OutboxSender:
             await self._postpone(row.id, delay, exc.reason)
             if exc.retry_after is not None:
                 self._chat_next[row.chat_id] = self._mono() + delay
+            # Later messages to this chat wait until this one went out (order per chat).
+            self._chat_blocked[row.chat_id] = self._mono() + delay
             return False
         except Permanent as exc:
             log.warning("outbox %s to %s failed for good: %s", row.id, row.chat_id, exc)

@@ -7,6 +7,7 @@ lock is always granted there.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -17,6 +18,12 @@ log = logging.getLogger(__name__)
 
 # An arbitrary fixed key: "zhitong scheduler".
 LOCK_KEY = 0x7A68_5363
+
+# Is the (bigint-keyed) advisory lock held by this session? pg_locks splits the key in two.
+HELD_SQL = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = pg_backend_pid() AND objsubid = 1"
+    " AND ((classid::bigint << 32) | objid::bigint) = :k)")
 
 
 class LeaderLock:
@@ -47,14 +54,19 @@ class LeaderLock:
         if self._conn is None:
             return self.held
         try:
-            await self._conn.execute(text("SELECT 1"))
+            # Ask whether this very session holds the lock: "SELECT 1" would also succeed on a
+            # connection SQLAlchemy silently re-opened after an invalidation (a new session,
+            # without the lock) while a standby already leads.
+            held = bool((await self._conn.execute(HELD_SQL, {"k": self.key})).scalar())
             await self._conn.commit()
-            return True
         except Exception:  # connection gone: the lock went with it
+            held = False
+        if not held:
             log.warning("scheduler leadership lost")
-            self.held = False
-            self._conn = None
-            return False
+            conn, self._conn, self.held = self._conn, None, False
+            with contextlib.suppress(Exception):
+                await conn.close()
+        return held
 
     async def release(self) -> None:
         if self._conn is not None:

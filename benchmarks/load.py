@@ -1,0 +1,698 @@
+"""Load benchmark (not a test): the full report flow against a bare echo bot, same runtime.
+
+For each runtime (aiogram, then python-telegram-bot) and each database (SQLite, then
+PostgreSQL) this script
+
+1. starts the Bot API emulator in this process (real HTTP on 127.0.0.1);
+2. runs a bare echo bot, written here directly with the framework's defaults, as a subprocess
+   polling the emulator, and drives `2 x N` text messages through it from U users at once
+   (each user waits for the echo before sending the next);
+3. creates a fresh database, loads a generated organisation (U enterprise contacts, one project
+   each, 12 units with two officials each) with `storage.orgfile.load_org_file` +
+   `handlers.org.do_load_org`, runs `zhitong run` (polling, `--no-scheduler`) as a subprocess,
+   and drives N full report flows from the same U users:
+   enterprise text → confirmation card (提交) → press 提交 → receipt (诉求编号) to the reporter and
+   the official card (受理) to the handling unit's officials.
+
+Latency is the time from injecting an update into the emulator to the bot's reply appearing
+in it (the card after the text, the receipt after the press; the official card is reported
+too). Throughput is counted in updates answered per second — a flow is two updates, an echo
+one — and flows per second are printed beside it. Target: full flow >= 0.5 x echo.
+
+The emulator is not Telegram: for the run the bot's rate limits are lifted
+(ZHITONG_RATE_LIMIT_PER_MINUTE, ZHITONG_SEND_GLOBAL_PER_SECOND) and per-chat pacing is 0
+(ZHITONG_SEND_PER_CHAT_INTERVAL=0); in production the outbox paces to ~1 msg/s per chat and
+~25 msg/s overall, which is what bounds a real deployment's pushes.
+
+    .venv/bin/python benchmarks/load.py                      # N=1000 flows, U=100 users
+    .venv/bin/python benchmarks/load.py --flows 300 --users 50 --frameworks ptb
+    .venv/bin/python benchmarks/load.py --backends sqlite --json
+
+PostgreSQL: ZHITONG_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test)
+must allow CREATE DATABASE; a scratch database is created and dropped per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCRIPT = Path(__file__).resolve()
+REPO = SCRIPT.parents[1]
+sys.path.insert(0, str(REPO))
+
+from bot.emulator import BotApiEmulator  # noqa: E402
+
+TOKEN = "424242:LOAD-BENCH-TOKEN"
+ENTERPRISE_BASE = 810_000
+OFFICIAL_BASE = 910_000
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+SUBMIT = "提交"
+ACCEPT = "受理"
+RECEIPT = "诉求编号"
+PROFILE_DIR: Path | None = None  # --profile DIR: run zhitong under cProfile, stats there
+MARK = re.compile(r"〔u(\d+)k(\d+)〕")
+
+# Reports the tagger files with confidence (a card with 提交, not a category question).
+REPORTS = (
+    "我们园区北侧的高压线迁改一直没人对接,影响厂房基础施工,麻烦尽快协调供电公司",
+    "项目用地指标还没有下达,土地挂牌出让迟迟不能启动,请自然资源局协调",
+    "环评批复一直没有办下来,施工许可证也卡住了,希望审批局加快办理",
+    "厂区供水管网还没接通,施工用水只能靠水车拉,请协调水务接入",
+    "银行贷款审批进度很慢,项目资金缺口较大,希望金融服务中心帮助对接",
+    "招工困难,技术工人缺口两百人,希望人社局组织专场招聘",
+    "工地周边有村民阻工,要求强揽土方工程,施工无法正常进行",
+)
+
+UNITS = (
+    ("zdb", "县重点项目办公室", "dispatcher"), ("fgw", "县发展和改革委员会", None),
+    ("zrzyj", "县自然资源局", None), ("zsb", "县土地征收办公室", None),
+    ("xzspj", "县行政审批和政务信息管理局", None), ("jrj", "县金融服务中心", None),
+    ("gdgs", "县供电公司", "utility"), ("rsj", "县人力资源和社会保障局", None),
+    ("gaj", "县公安局", None), ("jtj", "县交通运输局", None),
+    ("sthjj", "市生态环境局示范分局", None), ("cgz", "城关镇人民政府", "township"),
+)
+CATEGORIES = (
+    ("land", "用地保障", "zrzyj", 15), ("demolition", "征地拆迁", "zsb", 15),
+    ("approval", "审批手续", "xzspj", 7), ("finance", "资金融资", "jrj", 10),
+    ("utilities", "水电气网配套", "gdgs", 7), ("policy", "惠企政策", "fgw", 5),
+    ("labor", "用工人才", "rsj", 7), ("site", "施工环境", "gaj", 3),
+    ("logistics", "交通物流", "jtj", 7), ("environment", "环保安全", "sthjj", 7),
+    ("other", "其他", "zdb", 7),
+)
+
+
+# --- organisation and databases ---------------------------------------------------------------
+
+
+def org_document(contacts: int, officials_per_unit: int = 2) -> dict[str, Any]:
+    """An organisation with `contacts` enterprise contacts, one project each."""
+    people: list[dict[str, Any]] = [
+        {"id": "lead1", "name": "李副县长", "telegram_id": OFFICIAL_BASE, "roles": ["leader"]},
+        {"id": "admin1", "name": "赵主任", "telegram_id": OFFICIAL_BASE + 1,
+         "roles": ["admin", "official"], "unit": "zdb"},
+    ]
+    n = 2
+    for code, _name, _kind in UNITS:
+        for k in range(officials_per_unit):
+            people.append({"id": f"o_{code}_{k}", "name": f"{code}科员{k}",
+                           "telegram_id": OFFICIAL_BASE + 10 + n, "roles": ["official"],
+                           "unit": code})
+            n += 1
+    projects = []
+    for i in range(contacts):
+        pid = f"e{i:05d}"
+        people.append({"id": pid, "name": f"企业联系人{i}", "telegram_id": ENTERPRISE_BASE + i,
+                       "roles": ["enterprise"]})
+        projects.append({"code": f"L2026-{i:05d}", "name": f"压测项目{i}号", "level": "县重点",
+                         "stage": "started", "lead_unit": "fgw", "leader": "lead1",
+                         "total_investment_wan": 10000, "annual_plan_wan": 3000,
+                         "contacts": [pid]})
+    units = [{"code": c, "name": nm, **({"kind": k} if k else {})} for c, nm, k in UNITS]
+    categories = [{"code": c, "name": nm, "unit": u, "days": d} for c, nm, u, d in CATEGORIES]
+    return {"county": "压测县", "units": units, "categories": categories, "people": people,
+            "projects": projects}
+
+
+def enterprise_ids(contacts: int) -> list[int]:
+    return [ENTERPRISE_BASE + i for i in range(contacts)]
+
+
+def people_of(doc: dict[str, Any]) -> dict[int, str]:
+    return {int(p["telegram_id"]): str(p["name"]) for p in doc["people"] if p.get("telegram_id")}
+
+
+async def load_org(url: str, doc: dict[str, Any], workdir: Path) -> None:
+    import yaml
+
+    from domain.clock import SystemClock
+    from handlers.org import do_load_org
+    from storage.db import make_engine, make_sessionmaker
+    from storage.orgfile import load_org_file
+    from storage.uow import UnitOfWorkFactory
+
+    path = workdir / "org.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    spec = load_org_file(path)
+    engine = make_engine(url)
+    try:
+        async with UnitOfWorkFactory(make_sessionmaker(engine))() as uow:
+            await do_load_org(uow, spec, SystemClock().now())
+            await uow.commit()
+    finally:
+        await engine.dispose()
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("ZHITONG_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(backend: str, workdir: Path) -> Any:
+    """A migrated, empty database URL; PostgreSQL scratch databases are dropped afterwards."""
+    from storage.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir / f'zhitong-{uuid.uuid4().hex[:6]}.db'}"
+        await asyncio.to_thread(upgrade, url)
+        yield url
+        return
+    import asyncpg
+
+    admin = postgres_admin_url()
+    name = f"zt_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = f"{admin.rpartition('/')[0]}/{name}"
+    try:
+        await asyncio.to_thread(upgrade, url)
+        yield url
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+def postgres_reachable() -> str | None:
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(postgres_admin_url(), timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+        return None
+    except Exception as exc:
+        return str(exc)
+
+
+# --- the emulator, watched --------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    method: str
+    at: float
+    message: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return str(self.message.get("text") or self.message.get("caption") or "")
+
+    def buttons(self) -> list[dict[str, Any]]:
+        markup = self.message.get("reply_markup") or {}
+        return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+
+@dataclass
+class Inbox:
+    replies: list[Reply] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class WatchedEmulator(BotApiEmulator):
+    """Notes the moment each bot message (send or edit) lands, per chat, as it happens."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inboxes: dict[int, Inbox] = {}
+        self.marks: dict[str, float] = {}  # "u…k…" marker → first official card's time
+        self.mark_waiters: dict[str, asyncio.Future[float]] = {}
+        self.official_chats: set[int] = set()
+        self.sent_count = 0
+
+    def inbox(self, chat_id: int) -> Inbox:
+        box = self.inboxes.get(chat_id)
+        if box is None:
+            box = self.inboxes[chat_id] = Inbox()
+        return box
+
+    def _record(self, method: str, params: dict[str, Any], **kwargs: Any) -> Any:
+        rec = super()._record(method, params, **kwargs)
+        if method not in ("sendMessage", "editMessageText") or rec.status != 200:
+            return rec
+        now = time.perf_counter()
+        result = (rec.response or {}).get("result")
+        if not isinstance(result, dict):
+            return rec
+        chat_id = int(result.get("chat", {}).get("id", 0))
+        self.sent_count += 1
+        box = self.inbox(chat_id)
+        reply = Reply(method, now, result)
+        box.replies.append(reply)
+        box.changed.set()
+        box.changed = asyncio.Event()
+        if chat_id in self.official_chats and method == "sendMessage":
+            m = MARK.search(reply.text)
+            if m is not None:
+                key = f"u{m.group(1)}k{m.group(2)}"
+                if key not in self.marks:
+                    self.marks[key] = now
+                    waiter = self.mark_waiters.pop(key, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(now)
+        return rec
+
+    async def next_reply(self, chat_id: int, start: int, want: Callable[[Reply], bool],
+                         timeout: float = 60.0) -> tuple[Reply, int]:
+        """The first reply at index >= start that `want`s; returns it and the next index."""
+        box = self.inbox(chat_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        i = start
+        while True:
+            while i < len(box.replies):
+                reply = box.replies[i]
+                i += 1
+                if want(reply):
+                    return reply, i
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no expected reply in chat {chat_id}; last: "
+                                   f"{[r.text[:40] for r in box.replies[-3:]]}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(box.changed.wait(), remaining)
+
+    async def official_card(self, key: str, timeout: float = 60.0) -> float:
+        if key in self.marks:
+            return self.marks[key]
+        fut = self.mark_waiters.get(key)
+        if fut is None:
+            fut = self.mark_waiters[key] = asyncio.get_running_loop().create_future()
+        return await asyncio.wait_for(fut, timeout)
+
+
+@contextlib.asynccontextmanager
+async def watched(emu: WatchedEmulator) -> AsyncIterator[WatchedEmulator]:
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def bot_env(url: str, emu: BotApiEmulator, framework: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHITONG_")}
+    env.update({
+        "PYTHONPATH": str(REPO),
+        "ZHITONG_DATABASE_URL": url,
+        "ZHITONG_BOT_TOKEN": emu.token,
+        "ZHITONG_TELEGRAM_API": emu.base_url,
+        "ZHITONG_FRAMEWORK": framework,
+        # The emulator is not Telegram: no pacing, no rate limits for the run.
+        "ZHITONG_SEND_PER_CHAT_INTERVAL": "0",
+        "ZHITONG_SEND_GLOBAL_PER_SECOND": "100000",
+        "ZHITONG_RATE_LIMIT_PER_MINUTE": "100000",
+    })
+    return env
+
+
+async def start_process(args: list[str], env: dict[str, str], log: Path) -> Any:
+    with log.open("ab") as fh:
+        return await asyncio.create_subprocess_exec(*args, env=env, cwd=REPO, stdout=fh,
+                                                    stderr=fh)
+
+
+async def stop_process(proc: Any, timeout: float = 15.0) -> None:
+    if proc.returncode is not None:
+        return
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+async def until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.05)
+
+
+async def outbox_pending(url: str) -> int:
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text(
+                "SELECT count(*) FROM outbox WHERE status = 'pending'"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+# --- the echo bots (run as `load.py --echo-bot FRAMEWORK`) -------------------------------------
+
+
+def run_echo_bot(framework: str) -> None:
+    token = os.environ["ECHO_TOKEN"]
+    api = os.environ["ECHO_API"].rstrip("/")
+    if framework == "ptb":
+        from telegram import Update
+        from telegram.ext import Application, ContextTypes, MessageHandler, filters
+
+        async def echo_ptb(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+            if update.message is not None and update.message.text is not None:
+                await update.message.reply_text(update.message.text)
+
+        app = (Application.builder().token(token).base_url(f"{api}/bot")
+               .base_file_url(f"{api}/file/bot").build())
+        app.add_handler(MessageHandler(filters.TEXT, echo_ptb))
+        app.run_polling(allowed_updates=["message"])
+        return
+
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.types import Message
+
+    async def main() -> None:
+        bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api)))
+        dp = Dispatcher()
+
+        @dp.message()
+        async def echo_aiogram(message: Message) -> None:
+            await message.answer(message.text or "?")
+
+        await dp.start_polling(bot, allowed_updates=["message"])
+
+    asyncio.run(main())
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    framework: str
+    backend: str
+    kind: str  # "echo" or "flow"
+    users: int
+    updates: int
+    flows: int
+    seconds: float
+    latencies: dict[str, list[float]]
+    bot_cpu: float
+    errors: int = 0
+
+    @property
+    def updates_per_second(self) -> float:
+        return self.updates / self.seconds if self.seconds else 0.0
+
+    @property
+    def flows_per_second(self) -> float:
+        return self.flows / self.seconds if self.seconds else 0.0
+
+    def all_replies(self) -> list[float]:
+        if self.kind == "echo":
+            return self.latencies["echo"]
+        return self.latencies["card"] + self.latencies["receipt"]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k] * 1000
+
+
+def split(total: int, users: list[int]) -> Iterator[tuple[int, int]]:
+    """(user, how many) so that the counts add up to `total`."""
+    base, extra = divmod(total, len(users))
+    for i, uid in enumerate(users):
+        yield uid, base + (1 if i < extra else 0)
+
+
+def is_echo_of(text: str) -> Callable[[Reply], bool]:
+    return lambda r: r.text == text
+
+
+def is_card_for(key: str) -> Callable[[Reply], bool]:
+    """The confirmation card of report `key` (sent, with a 提交 button)."""
+    return lambda r: (r.method == "sendMessage" and key in r.text
+                      and any(SUBMIT in b["text"] for b in r.buttons()))
+
+
+def is_receipt(r: Reply) -> bool:
+    return r.method == "sendMessage" and RECEIPT in r.text
+
+
+async def drive_echo(emu: WatchedEmulator, users: list[int], total: int,
+                     first_k: int = 0) -> tuple[dict[str, list[float]], float]:
+    lat: list[float] = []
+
+    async def one_user(uid: int, count: int) -> None:
+        index = len(emu.inbox(uid).replies)
+        for k in range(first_k, first_k + count):
+            text = f"回声 {uid} 第{k}条 〔u{uid}k{k}〕"
+            t0 = time.perf_counter()
+            emu.send_text(uid, text)
+            reply, index = await emu.next_reply(uid, index, is_echo_of(text))
+            lat.append(reply.at - t0)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_user(uid, n) for uid, n in split(total, users)))
+    return {"echo": lat}, time.perf_counter() - started
+
+
+async def drive_flows(emu: WatchedEmulator, users: list[int], total: int,
+                      first_k: int = 0) -> tuple[dict[str, list[float]], float]:
+    """Each user files its share of `total` reports one after the other; all users at once."""
+    lat: dict[str, list[float]] = {"card": [], "receipt": [], "official": [], "flow": []}
+
+    async def one_user(uid: int, count: int) -> None:
+        index = len(emu.inbox(uid).replies)
+        for k in range(first_k, first_k + count):
+            key = f"u{uid}k{k}"
+            text = f"{REPORTS[(uid + k) % len(REPORTS)]}〔{key}〕"
+            t0 = time.perf_counter()
+            emu.send_text(uid, text)
+            card, index = await emu.next_reply(uid, index, is_card_for(key))
+            lat["card"].append(card.at - t0)
+            label = next(b["text"] for b in card.buttons() if SUBMIT in b["text"])
+            t1 = time.perf_counter()
+            emu.press(uid, int(card.message["message_id"]), text=label)
+            receipt, index = await emu.next_reply(uid, index, is_receipt)
+            lat["receipt"].append(receipt.at - t1)
+            official_at = await emu.official_card(key)
+            lat["official"].append(official_at - t1)
+            lat["flow"].append(max(official_at, receipt.at) - t0)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_user(uid, n) for uid, n in split(total, users)))
+    return lat, time.perf_counter() - started
+
+
+async def run_echo(framework: str, users: int, messages: int, workdir: Path) -> RunResult:
+    async with watched(WatchedEmulator(token=TOKEN, username="echo_bench_bot")) as emu:
+        ids = enterprise_ids(users)
+        for uid in ids:
+            emu.add_user(uid, f"用户{uid}")
+        env = {**os.environ, "ECHO_TOKEN": TOKEN, "ECHO_API": emu.base_url,
+               "PYTHONPATH": str(REPO)}
+        proc = await start_process([sys.executable, str(SCRIPT),
+                                    "--echo-bot", framework], env,
+                                   workdir / f"echo-{framework}.log")
+        try:
+            await until(lambda: emu.waiting_polls > 0, 60, "echo bot did not start polling")
+            await drive_echo(emu, ids[: min(5, users)], 10)  # warm-up
+            cpu0 = cpu_seconds(proc.pid)
+            lat, seconds = await drive_echo(emu, ids, messages, first_k=1000)
+            cpu = cpu_seconds(proc.pid) - cpu0
+        finally:
+            await stop_process(proc)
+    return RunResult(framework, "-", "echo", users, messages, 0, seconds, lat, cpu)
+
+
+async def run_flows(framework: str, backend: str, users: int, flows: int,
+                    workdir: Path) -> RunResult:
+    doc = org_document(users)
+    async with fresh_database(backend, workdir) as url:
+        await load_org(url, doc, workdir)
+        async with watched(WatchedEmulator(token=TOKEN, username="zhitong_bench_bot")) as emu:
+            people = people_of(doc)
+            for uid, name in people.items():
+                emu.add_user(uid, name)
+            emu.official_chats = {uid for uid in people if uid >= OFFICIAL_BASE}
+            profile = ["-m", "cProfile", "-o", str(PROFILE_DIR / f"{framework}-{backend}.prof")
+                       ] if PROFILE_DIR else []
+            proc = await start_process(
+                [sys.executable, *profile, "-m", "bot.cli", "run", "--no-scheduler"],
+                bot_env(url, emu, framework), workdir / f"zhitong-{framework}-{backend}.log")
+            try:
+                await until(lambda: emu.waiting_polls > 0, 120, "zhitong did not start polling")
+                await until(lambda: _zero(outbox_pending(url)), 120, "menus not sent")
+                ids = enterprise_ids(users)
+                await drive_flows(emu, ids[: min(5, users)], min(5, users))  # warm-up
+                cpu0 = cpu_seconds(proc.pid)
+                lat, seconds = await drive_flows(emu, ids, flows, first_k=1000)
+                cpu = cpu_seconds(proc.pid) - cpu0
+            finally:
+                await stop_process(proc)
+    return RunResult(framework, backend, "flow", users, 2 * flows, flows, seconds, lat, cpu)
+
+
+async def _zero(pending: Any) -> bool:
+    return bool(await pending == 0)
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
+    print()
+    print("Zhitong load benchmark — emulator in-process, bots as subprocesses (polling)")
+    print(f"flows N={args.flows}, users U={args.users}; echo: {2 * args.flows} messages; "
+          f"CPUs: {os.cpu_count()}; Python {sys.version.split()[0]}")
+    print("Run settings (the emulator is not Telegram): ZHITONG_SEND_PER_CHAT_INTERVAL=0, "
+          "ZHITONG_SEND_GLOBAL_PER_SECOND=100000, ZHITONG_RATE_LIMIT_PER_MINUTE=100000, "
+          "--no-scheduler")
+    print()
+    head = (f"{'runtime':8} {'database':9} {'bot':10} {'updates':>7} {'sec':>7} "
+            f"{'upd/s':>7} {'flows/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+            f"{'botCPU s':>8} {'CPU ms/upd':>10}")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        replies = r.all_replies()
+        print(f"{r.framework:8} {r.backend:9} {'echo' if r.kind == 'echo' else 'full flow':10} "
+              f"{r.updates:7d} {r.seconds:7.1f} {r.updates_per_second:7.1f} "
+              f"{(r.flows_per_second if r.kind == 'flow' else float('nan')):7.1f} "
+              f"{pct(replies, 50):7.0f} {pct(replies, 95):7.0f} {pct(replies, 99):7.0f} "
+              f"{r.bot_cpu:8.1f} {1000 * r.bot_cpu / max(1, r.updates):10.2f}")
+    print()
+    print("Full-flow latencies by step (ms): p50 / p95 / p99")
+    for r in results:
+        if r.kind != "flow":
+            continue
+        parts = []
+        for name in ("card", "receipt", "official", "flow"):
+            v = r.latencies[name]
+            parts.append(f"{name} {pct(v, 50):.0f}/{pct(v, 95):.0f}/{pct(v, 99):.0f}")
+        print(f"  {r.framework:8} {r.backend:9} " + "   ".join(parts))
+    print()
+    print("Full flow vs echo (updates answered per second; target >= 0.50):")
+    for fw in args.frameworks:
+        echo = next((r for r in results if r.kind == "echo" and r.framework == fw), None)
+        for r in results:
+            if r.kind != "flow" or r.framework != fw or echo is None:
+                continue
+            ratio = r.updates_per_second / echo.updates_per_second
+            strict = r.flows_per_second / echo.updates_per_second
+            print(f"  {fw:8} {r.backend:9} {ratio:5.2f}  {'OK' if ratio >= 0.5 else 'BELOW'}"
+                  f"   (flows/s ÷ echo msgs/s: {strict:.2f})")
+    print()
+    print("card = text → confirmation card; receipt = press 提交 → 诉求编号 message; official = "
+          "press → card at the unit's officials; flow = text → both. A flow is 2 updates.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--flows", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--frameworks", default="aiogram,ptb")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="run zhitong under cProfile and write DIR/<runtime>-<db>.prof")
+    parser.add_argument("--echo-bot", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    global PROFILE_DIR
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE_DIR = args.profile.resolve()
+    if args.echo_bot:
+        run_echo_bot(args.echo_bot)
+        return
+    args.frameworks = [f for f in args.frameworks.split(",") if f]
+    backends = [b for b in args.backends.split(",") if b]
+    if "postgres" in backends:
+        reason = postgres_reachable()
+        if reason:
+            print(f"PostgreSQL not reachable ({reason}); running SQLite only", file=sys.stderr)
+            backends = [b for b in backends if b != "postgres"]
+    results = asyncio.run(_run_all(args, backends))
+    print_table(results, args)
+    if args.json:
+        print(json.dumps([{
+            "framework": r.framework, "database": r.backend, "bot": r.kind,
+            "updates": r.updates, "seconds": round(r.seconds, 3),
+            "updates_per_second": round(r.updates_per_second, 2),
+            "flows_per_second": round(r.flows_per_second, 2),
+            "p50_ms": round(pct(r.all_replies(), 50), 1),
+            "p95_ms": round(pct(r.all_replies(), 95), 1),
+            "p99_ms": round(pct(r.all_replies(), 99), 1),
+            "bot_cpu_seconds": round(r.bot_cpu, 2),
+        } for r in results], ensure_ascii=False, indent=2))
+
+
+def print_log_tails(workdir: Path) -> None:
+    for log in sorted(workdir.glob("*.log")):
+        print(f"--- {log.name} (tail)", file=sys.stderr)
+        print("\n".join(log.read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
+
+
+async def _run_all(args: argparse.Namespace, backends: list[str]) -> list[RunResult]:
+    results: list[RunResult] = []
+    with tempfile.TemporaryDirectory(prefix="zhitong-load-") as tmp:
+        workdir = Path(tmp)
+        for fw in args.frameworks:
+            print(f"[{fw}] echo bot: {2 * args.flows} messages from {args.users} users …",
+                  file=sys.stderr, flush=True)
+            results.append(await run_echo(fw, args.users, 2 * args.flows, workdir))
+            for backend in backends:
+                print(f"[{fw}] zhitong on {backend}: {args.flows} report flows …",
+                      file=sys.stderr, flush=True)
+                try:
+                    results.append(await run_flows(fw, backend, args.users, args.flows,
+                                                   workdir))
+                except Exception:
+                    print_log_tails(workdir)
+                    raise
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""Webhook mode on both runtimes: the emulator POSTs updates to the bot's own HTTP server.
+
+The bot listens on a free 127.0.0.1 port and calls setWebhook with its secret; the emulator
+delivers every update by POST with the secret header and retries until it gets a 2xx. The
+secret is required (401 otherwise, nothing changes), and an update is applied exactly once even
+when its first delivery failed or it arrives twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import event, func, select
+
+from bot.app import WebhookOptions
+from bot.webhook import SECRET_HEADER
+from handlers import texts
+from storage.models import Draft, ProcessedUpdate, Ticket
+from tests.e2e.world import World
+
+pytestmark = pytest.mark.e2e
+
+HAN, ZHOU = 800001, 900012
+HV_LINE = "我们园区北侧的高压线迁改一直没人对接,影响厂房基础施工,麻烦尽快协调供电公司"
+SECRET = "wh-Secret_0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class WebhookWorld(World):
+    """The same world, but the bot runs in webhook mode behind the emulator's POSTs."""
+
+    def __init__(self, database_url: str, framework: str, tagger: Any) -> None:
+        super().__init__(database_url, framework, tagger)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/telegram/webhook"
+        self.emu.webhook_retry_delay = 0.05
+        self.emu.webhook_retry_max_delay = 0.2
+
+    def settings(self) -> Any:
+        s = super().settings()
+        s.webhook_secret = SECRET
+        return s
+
+    async def start_bot(self) -> None:
+        self.stop = asyncio.Event()
+        from bot.app import build_core
+
+        self.core = await build_core(self.settings(), tagger=self.tagger)
+        options = WebhookOptions(self.url, f"127.0.0.1:{self.port}", SECRET)
+        if self.framework == "ptb":
+            from bot.ptb_adapter import run_ptb
+
+            runner = run_ptb(self.core, self.stop, with_scheduler=False, webhook=options)
+        else:
+            from bot.app import run_aiogram
+
+            runner = run_aiogram(self.core, self.stop, with_scheduler=False, webhook=options)
+        task = self.task = asyncio.create_task(runner)
+        await self.emu.wait_for(lambda: self.emu.webhook is not None or task.done(), 15)
+        if task.done():
+            await task  # raises what went wrong
+
+    async def post(self, update: dict[str, Any], secret: str | None) -> int:
+        """POST an update straight to the bot, as anyone on the network could."""
+        headers = {} if secret is None else {SECRET_HEADER: secret}
+        async with aiohttp.ClientSession() as http, http.post(
+                self.url, json=update, headers=headers) as resp:
+            return resp.status
+
+    async def count(self, model: Any, *where: Any) -> int:
+        assert self.core is not None
+        async with self.core.uow_factory() as uow:
+            q = select(func.count()).select_from(model).where(*where)
+            return int((await uow.session.execute(q)).scalar_one())
+
+    def deliveries(self, update_id: int) -> list[int | None]:
+        return [d["status"] for d in self.emu.webhook_deliveries if d["update_id"] == update_id]
+
+
+def raw_text_update(update_id: int, user_id: int, name: str, text: str) -> dict[str, Any]:
+    person = {"id": user_id, "is_bot": False, "first_name": name}
+    return {"update_id": update_id, "message": {
+        "message_id": 10_000 + update_id % 10_000, "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": name},
+        "from": person, "text": text}}
+
+
+@pytest.fixture
+async def hook(database_url: str, framework: str, tagger: object) -> AsyncIterator[WebhookWorld]:
+    from domain.clock import SystemClock
+    from storage.db import make_engine, make_sessionmaker
+    from storage.uow import UnitOfWorkFactory
+    from tests.factories import load_example_org
+
+    engine = make_engine(database_url)
+    await load_example_org(UnitOfWorkFactory(make_sessionmaker(engine)), SystemClock().now())
+    await engine.dispose()
+    w = WebhookWorld(database_url, framework, tagger)
+    await w.start()
+    try:
+        yield w
+        assert w.spec_problems() == []
+    finally:
+        await w.close()
+
+
+@pytest.fixture
+def fail_once_on(hook: WebhookWorld) -> Iterator[list[str]]:
+    """`fail_once_on.append("INSERT INTO tickets")`: the next such statement raises once."""
+    assert hook.core is not None
+    armed: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        for prefix in list(armed):
+            if statement.lstrip().upper().startswith(prefix.upper()):
+                armed.remove(prefix)
+                raise RuntimeError(f"injected database failure on {prefix}")
+
+    target = hook.core.engine.sync_engine
+    event.listen(target, "before_cursor_execute", before)
+    yield armed
+    event.remove(target, "before_cursor_execute", before)
+
+
+async def test_chat_loop_over_webhook(hook: WebhookWorld) -> None:
+    assert hook.emu.webhook is not None
+    assert hook.emu.webhook.url == hook.url and hook.emu.webhook.secret_token == SECRET
+    await hook.say(HAN, HV_LINE)
+    card = hook.last(HAN)
+    assert "水电气网配套" in card["text"]
+    assert hook.words(card) == [texts.BTN_SUBMIT, texts.BTN_CHANGE_CATEGORY, texts.BTN_CANCEL]
+    assert await hook.press(HAN, "提交")
+    assert "诉求编号" in hook.text(HAN)
+    official = hook.with_button(ZHOU, "受理")
+    assert hook.words(official) == [texts.BTN_ACCEPT, texts.BTN_TRANSFER, texts.BTN_RETURN]
+    assert await hook.press(ZHOU, "受理") == "已受理"
+    [ticket] = await hook.tickets()
+    assert ticket.status == "in_progress"
+    # Every update went by POST and was answered 2xx the first time; no polling happened.
+    assert {d["status"] for d in hook.emu.webhook_deliveries} == {200}
+    assert len(hook.emu.webhook_deliveries) == 3
+    assert hook.emu.requests_for("getUpdates") == []
+
+
+async def test_secret_required(hook: WebhookWorld) -> None:
+    update = raw_text_update(90_001, HAN, "韩经理", HV_LINE)
+    assert await hook.post(update, None) == 401
+    assert await hook.post(update, "wrong-secret") == 401
+    assert await hook.post(update, SECRET[:-1]) == 401
+    assert await hook.post(update, SECRET + "x") == 401
+    assert await hook.post(update, "") == 401
+    await asyncio.sleep(0.2)
+    assert await hook.count(ProcessedUpdate) == 0
+    assert await hook.count(Draft) == 0
+    assert hook.emu.sent_messages(HAN) == []
+
+    assert await hook.post(update, SECRET) == 200
+    await hook.settle()
+    assert await hook.count(ProcessedUpdate, ProcessedUpdate.update_id == 90_001) == 1
+    card = hook.last(HAN)
+    assert texts.BTN_SUBMIT in hook.words(card)
+
+
+async def test_failed_update_is_redelivered_and_applied_once(
+        hook: WebhookWorld, fail_once_on: list[str]) -> None:
+    await hook.say(HAN, HV_LINE)
+    fail_once_on.append("INSERT INTO tickets")
+    await hook.press(HAN, "提交")
+    press = hook.last_update
+    # The first delivery failed inside the transaction (rolled back, 5xx); the retry applied it.
+    statuses = hook.deliveries(press)
+    assert statuses[0] == 500 and statuses[-1] == 200 and statuses.count(200) == 1
+    assert await hook.count(Ticket) == 1
+    receipts = [m for m in hook.messages(HAN) if "诉求编号" in (m.get("text") or "")]
+    assert len(receipts) == 1
+    assert len([m for m in hook.messages(ZHOU) if texts.BTN_ACCEPT in hook.words(m)]) == 1
+
+
+async def test_same_update_twice_is_applied_once(hook: WebhookWorld) -> None:
+    first = await hook.say(HAN, HV_LINE)
+    hook.emu.redeliver(first)  # Telegram did not see our 2xx and sends it again
+    await hook.settle()
+    assert hook.deliveries(first) == [200, 200]
+    cards = [m for m in hook.messages(HAN) if texts.BTN_SUBMIT in hook.words(m)]
+    assert len(cards) == 1
+    # One press POSTed three times at once (e.g. a proxy retrying a slow request): one ticket.
+    card = cards[0]
+    submit = next(b["callback_data"] for b in hook.buttons(card) if "提交" in b["text"])
+    person = {"id": HAN, "is_bot": False, "first_name": "韩经理"}
+    raw = {"update_id": 90_002, "callback_query": {
+        "id": "90002", "from": person, "chat_instance": str(HAN), "message": card,
+        "data": submit}}
+    statuses = await asyncio.gather(*(hook.post(raw, SECRET) for _ in range(3)))
+    assert statuses == [200, 200, 200]
+    await hook.settle()
+    assert await hook.count(Ticket) == 1
+    assert len([m for m in hook.messages(HAN) if "诉求编号" in (m.get("text") or "")]) == 1
+
+
+async def test_restart_keeps_the_webhook_and_loses_nothing(hook: WebhookWorld) -> None:
+    await hook.settle()  # (rows a sender held when it stopped wait out their lease)
+    await hook.stop_bot()
+    update_id = hook.emu.send_text(HAN, HV_LINE)  # arrives while the bot is down
+    await hook.emu.wait_for(lambda: len(hook.deliveries(update_id)) >= 2, 10)
+    assert set(hook.deliveries(update_id)) == {None}  # connection refused, retried
+    await hook.start_bot()
+    await hook.emu.wait_until_confirmed(update_id, timeout=15)
+    await hook.settle()
+    assert hook.deliveries(update_id)[-1] == 200
+    assert texts.BTN_SUBMIT in hook.words(hook.last(HAN))
