@@ -73,11 +73,28 @@ class OutboxSender:
         self._global_next = 0.0
         self._wake = asyncio.Event()
         self.sent_count = 0
+        # Rows this sender claimed and has not finished: released on shutdown so a restart
+        # does not wait out the lease.
+        self._claimed: set[int] = set()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        try:
+            await self._loop(stop, idle_seconds)
+        finally:
+            await self.release_claims()
+
+    async def release_claims(self) -> None:
+        claimed, self._claimed = self._claimed, set()
+        for row_id in claimed:
+            try:
+                await self._release(row_id)
+            except Exception:  # the lease expires anyway
+                log.debug("could not release outbox row %s", row_id, exc_info=True)
+
+    async def _loop(self, stop: asyncio.Event, idle_seconds: float) -> None:
         while not stop.is_set():
             try:
                 delivered = await self.deliver_once()
@@ -102,6 +119,7 @@ class OutboxSender:
             await uow.commit()
         if not rows:
             return 0
+        self._claimed.update(r.id for r in rows)
         finished = 0
         held: set[int] = set()
         for row in rows:
@@ -172,6 +190,7 @@ class OutboxSender:
 
     async def _finish(self, row_id: int, *, message_id: int | None = None,
                       failed: str | None = None) -> None:
+        self._claimed.discard(row_id)
         async with self.uow_factory() as uow:
             row = await uow.outbox.get(row_id)
             if row is None:
@@ -185,6 +204,7 @@ class OutboxSender:
             await uow.commit()
 
     async def _postpone(self, row_id: int, seconds: float, reason: str, count: bool = True) -> None:
+        self._claimed.discard(row_id)
         async with self.uow_factory() as uow:
             row = await uow.outbox.get(row_id)
             if row is None:
@@ -197,6 +217,7 @@ class OutboxSender:
             await uow.commit()
 
     async def _release(self, row_id: int) -> None:
+        self._claimed.discard(row_id)
         async with self.uow_factory() as uow:
             row = await uow.outbox.get(row_id)
             if row is not None:
