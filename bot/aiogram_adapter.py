@@ -163,6 +163,11 @@ class AiogramTransport:
                     await self.bot.send_photo(chat_id, photo=group[0].media)
                 else:
                     await self.bot.send_media_group(chat_id, media=group)  # type: ignore[arg-type]
+        if payload.get("photo_path"):
+            sent = await self.bot.send_photo(chat_id, FSInputFile(payload["photo_path"]),
+                                             caption=payload.get("text", "")[:1024] or None,
+                                             reply_markup=markup)
+            return sent.message_id
         document = payload.get("document")
         if document:
             sent = await self.bot.send_document(

@@ -186,6 +186,12 @@ class PtbTransport:
                 await self.bot.send_photo(chat_id, chunk[0])
             else:
                 await self.bot.send_media_group(chat_id, [InputMediaPhoto(p) for p in chunk])
+        if payload.get("photo_path"):
+            image = await asyncio.to_thread(_read_bytes, payload["photo_path"])
+            sent = await self.bot.send_photo(chat_id, image,
+                                             caption=payload.get("text", "")[:1024] or None,
+                                             parse_mode=ParseMode.HTML, reply_markup=markup)
+            return sent.message_id
         document = payload.get("document")
         if document:
             data = await asyncio.to_thread(_read_bytes, document["path"])

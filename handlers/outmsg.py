@@ -8,8 +8,13 @@ Buttons = list[list[tuple[str, str]]]
 
 
 def send(text: str, buttons: Buttons | None = None, *, photos: list[str] | None = None,
-         document: dict[str, str] | None = None) -> dict[str, Any]:
+         document: dict[str, str] | None = None,
+         photo_path: str | None = None) -> dict[str, Any]:
+    """`photos` are Telegram file ids; `photo_path` is a local image uploaded with `text` as
+    its caption (≤ 1024 characters); `document` is a local file {"path", "filename"}."""
     payload: dict[str, Any] = {"op": "send", "text": text}
+    if photo_path:
+        payload["photo_path"] = photo_path
     if buttons:
         payload["buttons"] = [[list(b) for b in row] for row in buttons]
     if photos:

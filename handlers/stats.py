@@ -380,7 +380,7 @@ def _require_scope(ctx: Ctx, message: str) -> Scope:
 
 
 async def cmd_stats(ctx: Ctx, args: str, out_dir: Path) -> None:
-    """/stats [本月|上月|本周|上周|YYYY-MM|D D|全部]: summary text, then the chart as a file."""
+    """/stats [本月|上月|本周|上周|YYYY-MM|D D|全部]: summary text, then the chart as a photo."""
     scope = _require_scope(ctx, T.STATS_FORBIDDEN)
     tz = ctx.config.timezone
     period = parse_period(args, ctx.now.astimezone(tz).date())
@@ -388,8 +388,7 @@ async def cmd_stats(ctx: Ctx, args: str, out_dir: Path) -> None:
     png = await stats_chart(ctx.uow, scope, period, ctx.now, tz)
     path = _out_file(out_dir, "stats", ctx, "png")
     await asyncio.to_thread(path.write_bytes, png)
-    await ctx.reply(outmsg.send(T.CHART_CAPTION.format(weeks=TREND_WEEKS),
-                                document={"path": str(path), "filename": T.CHART_FILENAME}))
+    await ctx.reply(outmsg.send(T.CHART_CAPTION.format(weeks=TREND_WEEKS), photo_path=str(path)))
 
 
 async def cmd_export(ctx: Ctx, args: str, out_dir: Path) -> None:

@@ -100,3 +100,20 @@ async def test_429_delays_but_does_not_lose_a_notification(world: World) -> None
     await world.settle(timeout=20)
     assert texts.BTN_ACCEPT in world.words(world.with_button(ZHOU, "受理"))
     assert "诉求编号" in "".join(m.get("text", "") for m in world.messages(HAN))
+
+
+async def test_stats_summary_and_chart_reach_the_admin(world: World) -> None:
+    await world.say(HAN, HV_LINE)
+    await world.press(HAN, "提交")
+    await world.say(ZHAO, "/stats")
+    photos = [r for r in world.emu.requests_for("sendPhoto")
+              if str(r.params.get("chat_id")) == str(ZHAO) and r.status == 200]
+    assert len(photos) == 1
+    from bot.emulator import UploadedFile
+
+    upload = photos[0].params["photo"]
+    assert isinstance(upload, UploadedFile) and upload.data[:4] == b"\x89PNG"  # the chart itself
+    summary = "".join(m.get("text") or "" for m in world.messages(ZHAO))
+    assert "受理" in summary
+    await world.say(HAN, "/stats")
+    assert "/stats" not in world.text(HAN) and world.text(HAN)  # refused politely, not a crash

@@ -38,12 +38,15 @@ class World:
         self.stop = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.last_update = 0
+        import tempfile
+
+        self.data_dir = tempfile.mkdtemp(prefix="zhitong-e2e-")
 
     def settings(self) -> Settings:
         return Settings(database_url=self.database_url, bot_token=TOKEN,
                         telegram_api=self.emu.base_url, framework=self.framework,
                         send_per_chat_interval=0, send_global_per_second=1000,
-                        rate_limit_per_minute=1000)
+                        rate_limit_per_minute=1000, data_dir=self.data_dir)
 
     async def start(self, *, with_emulator: bool = True) -> None:
         if with_emulator:
@@ -78,6 +81,9 @@ class World:
         with contextlib.suppress(Exception):
             await self.stop_bot()
         await self.emu.stop()
+        import shutil
+
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     # --- people --------------------------------------------------------------------------
 

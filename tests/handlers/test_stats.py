@@ -136,8 +136,7 @@ async def test_commands_reply_with_text_and_files(uow_factory: Any, tmp_path: Pa
     async with uow_factory() as uow:
         payloads = [m.payload for m in await uow.outbox.all()]
     assert "受理 <b>13</b> 件" in payloads[0]["text"]
-    assert _head(Path(payloads[1]["document"]["path"])) == b"\x89PNG"
-    assert payloads[1]["document"]["filename"] == T.CHART_FILENAME
+    assert _head(Path(payloads[1]["photo_path"])) == b"\x89PNG"
     ledger = Path(payloads[2]["document"]["path"])
     assert load_workbook(ledger)[T.LEDGER_SHEET].max_row == 15
     assert "14 条" in payloads[2]["text"]
