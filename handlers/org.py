@@ -230,6 +230,7 @@ async def do_load_org(uow: UnitOfWork, spec: OrgSpec, now: datetime) -> LoadSumm
                 await s.delete(link)
                 summary.contacts_removed += 1
     await s.flush()
+    uow.org.forget()  # categories and the dispatcher may have changed
     return summary
 
 

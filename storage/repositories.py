@@ -40,6 +40,14 @@ class _Repo:
 
 
 class OrgRepo(_Repo):
+    """Organisation reads. Categories and the dispatcher are read once per unit of work: one
+    update asks for them several times, and they change only through `zhitong org load`."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._categories: Sequence[Category] | None = None
+        self._dispatcher: tuple[Unit | None] | None = None
+
     async def unit(self, unit_id: int) -> Unit | None:
         return await self.s.get(Unit, unit_id)
 
@@ -50,19 +58,28 @@ class OrgRepo(_Repo):
         return (await self.s.execute(select(Unit).order_by(Unit.id))).scalars().all()
 
     async def dispatcher(self) -> Unit | None:
-        return (
-            await self.s.execute(select(Unit).where(Unit.kind == "dispatcher").order_by(Unit.id))
-        ).scalars().first()
+        if self._dispatcher is None:
+            found = (
+                await self.s.execute(
+                    select(Unit).where(Unit.kind == "dispatcher").order_by(Unit.id))
+            ).scalars().first()
+            self._dispatcher = (found,)
+        return self._dispatcher[0]
 
     async def categories(self) -> Sequence[Category]:
-        return (
-            await self.s.execute(select(Category).order_by(Category.position, Category.id))
-        ).scalars().all()
+        if self._categories is None:
+            self._categories = (
+                await self.s.execute(select(Category).order_by(Category.position, Category.id))
+            ).scalars().all()
+        return self._categories
 
     async def category(self, code: str) -> Category | None:
-        return (
-            await self.s.execute(select(Category).where(Category.code == code))
-        ).scalar_one_or_none()
+        return next((c for c in await self.categories() if c.code == code), None)
+
+    def forget(self) -> None:
+        """Drop the memo (after writing the organisation in this unit of work)."""
+        self._categories = None
+        self._dispatcher = None
 
     async def project(self, project_id: int) -> Project | None:
         return await self.s.get(Project, project_id)
