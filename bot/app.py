@@ -166,10 +166,16 @@ class WebhookOptions:
 async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool = True,
                       polling_timeout: int = 20, webhook: WebhookOptions | None = None) -> None:
     """Polling (or webhook) + outbox sender + scheduler in one process, until `stop` is set."""
+    from aiogram.exceptions import TelegramNetworkError, TelegramServerError
+
     from bot.aiogram_adapter import AiogramTransport, apply_raw_update, build_dispatcher, make_bot
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api)
-    me = await bot.get_me()
+    me = await retry_until_reachable(bot.get_me, stop,
+                                     (TelegramNetworkError, TelegramServerError))
+    if me is None:  # stopped while the Bot API was unreachable
+        await bot.session.close()
+        return
     if me.username:
         core.desk.config = core.config = core.settings.desk_config(me.username)
     sender = make_sender(core, AiogramTransport(bot))
@@ -216,6 +222,21 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
             scheduler.shutdown()
             await scheduler.wait_closed()
         await bot.session.close()
+
+
+async def retry_until_reachable(call: Any, stop: asyncio.Event,
+                                transient: tuple[type[BaseException], ...],
+                                every_seconds: float = 5.0) -> Any:
+    """The Bot API may be briefly unreachable at start (proxy restarting, network): keep
+    trying and say so, rather than exit. Returns None if stopped meanwhile."""
+    while not stop.is_set():
+        try:
+            return await call()
+        except transient as exc:
+            log.warning("Bot API not reachable (%s); retrying in %.0f s", exc, every_seconds)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_seconds)
+    return None
 
 
 async def start_webhook(options: WebhookOptions, apply: Any) -> Any:

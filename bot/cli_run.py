@@ -48,7 +48,11 @@ async def _main(settings: Settings, with_scheduler: bool, webhook: Any = None) -
 
     stop = asyncio.Event()
     install_stop_signals(stop)
-    core = await build_core(settings)
+    try:
+        core = await build_core(settings)
+    except Exception as exc:  # the operator needs the reason, not a traceback
+        click.echo(texts.DB_ERROR.format(error=exc), err=True)
+        raise SystemExit(1) from None
     click.echo(texts.RUN_STARTED.format(framework=settings.framework, api=settings.telegram_api))
     try:
         if settings.framework == "ptb":

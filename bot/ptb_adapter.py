@@ -206,6 +206,14 @@ class PtbTransport:
         return sent.message_id
 
 
+def _initialized(bot: Bot) -> Any:
+    async def call() -> bool:
+        await bot.initialize()
+        return True
+
+    return call
+
+
 def _read_bytes(path: str) -> bytes:
     with open(path, "rb") as fh:
         return fh.read()
@@ -214,10 +222,17 @@ def _read_bytes(path: str) -> bytes:
 async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True,
                   polling_timeout: int = 20, webhook: Any = None) -> None:
     """Polling (or webhook) + outbox sender + scheduler in one process, until `stop` is set."""
-    from bot.app import LedScheduler, enqueue_menus, make_sender, start_webhook
+    from bot.app import (
+        LedScheduler,
+        enqueue_menus,
+        make_sender,
+        retry_until_reachable,
+        start_webhook,
+    )
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout)
-    await bot.initialize()
+    if await retry_until_reachable(_initialized(bot), stop, (NetworkError, TimedOut)) is None:
+        return
     if bot.username:
         core.desk.config = core.config = core.settings.desk_config(bot.username)
     sender = make_sender(core, PtbTransport(bot))
