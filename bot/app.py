@@ -215,13 +215,26 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
                 await asyncio.wait_for(polling, 5)
         if runner is not None:
             await runner.cleanup()
-        sender_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(sender_task, 5)
+        await stop_sender(sender_task)
         if scheduler is not None:
             scheduler.shutdown()
             await scheduler.wait_closed()
         await bot.session.close()
+
+
+async def stop_sender(task: asyncio.Task[None], grace_seconds: float = 5.0) -> None:
+    """Let the sender finish the message in flight (stop is already set), then give up.
+
+    Cancelling mid-request could leave a message Telegram accepted but we did not mark sent,
+    and it would go out twice after a restart."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace_seconds)
+    except (TimeoutError, asyncio.CancelledError):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, grace_seconds)
+    except Exception:
+        log.exception("outbox sender ended with an error")
 
 
 async def retry_until_reachable(call: Any, stop: asyncio.Event,

@@ -228,6 +228,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         make_sender,
         retry_until_reachable,
         start_webhook,
+        stop_sender,
     )
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout)
@@ -242,7 +243,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         scheduler.start()
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
     runner = None
-    tasks = [sender_task]
+    tasks: list[asyncio.Task[None]] = []
     if webhook is not None:
         async def apply(data: dict[str, Any]) -> None:
             out = await apply_raw_update(bot, core.desk, data)
@@ -269,6 +270,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
                 await asyncio.wait_for(task, 5)
         if runner is not None:
             await runner.cleanup()
+        await stop_sender(sender_task)
         if scheduler is not None:
             scheduler.shutdown()
             await scheduler.wait_closed()

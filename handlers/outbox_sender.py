@@ -76,11 +76,15 @@ class OutboxSender:
         # Rows this sender claimed and has not finished: released on shutdown so a restart
         # does not wait out the lease.
         self._claimed: set[int] = set()
+        self._stop: asyncio.Event | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        """Deliver until `stop` is set. A message being sent when it is set is finished (so it
+        is not sent again after a restart); the rest of the batch is released at once."""
+        self._stop = stop
         try:
             await self._loop(stop, idle_seconds)
         finally:
@@ -123,6 +127,8 @@ class OutboxSender:
         finished = 0
         held: set[int] = set()
         for row in rows:
+            if self._stop is not None and self._stop.is_set():
+                break  # shutting down: the finally of run() releases what is left
             if row.chat_id in held or self._mono() < self._chat_blocked.get(row.chat_id, 0.0):
                 held.add(row.chat_id)
                 await self._release(row.id)
