@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = 60
     quiet_start: str = "22:00"
     quiet_end: str = "07:30"
+    remind_before_working_days: int = 1
+    urgent_remind_before_hours: int = 1
+    progress_remind_day: int = 25
     escalate_leader_after_days: int = 2
     escalate_admin_after_days: int = 5
     rating_reask_after_days: int = 2
@@ -72,6 +75,9 @@ class Settings(BaseSettings):
             invite_days=self.invite_days,
             max_text_chars=self.max_text_chars,
             rate_limit_per_minute=self.rate_limit_per_minute,
+            remind_before_working_days=self.remind_before_working_days,
+            urgent_remind_before_hours=self.urgent_remind_before_hours,
+            progress_remind_day=self.progress_remind_day,
             escalate_leader_after_days=self.escalate_leader_after_days,
             escalate_admin_after_days=self.escalate_admin_after_days,
             rating_reask_after_days=self.rating_reask_after_days,

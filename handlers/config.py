@@ -27,5 +27,7 @@ class DeskConfig:
     escalate_admin_after_days: int = 5
     rating_reask_after_days: int = 2
     rating_autoclose_after_days: int = 5
+    # Day of the month from which enterprises without a progress report are reminded.
+    progress_remind_day: int = 25
     quiet_start: time = time(22, 0)
     quiet_end: time = time(7, 30)
