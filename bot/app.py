@@ -213,13 +213,20 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
             polling.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(polling, 5)
-        if runner is not None:
-            await runner.cleanup()
-        await stop_sender(sender_task)
-        if scheduler is not None:
-            scheduler.shutdown()
-            await scheduler.wait_closed()
+        await stop_background(runner, sender_task, scheduler)
         await bot.session.close()
+
+
+async def stop_background(runner: Any, sender_task: asyncio.Task[None],
+                          scheduler: LedScheduler | None) -> None:
+    """What both runtimes stop after their updates stopped coming: the webhook server, the
+    outbox sender (its message in flight finished) and the scheduler."""
+    if runner is not None:
+        await runner.cleanup()
+    await stop_sender(sender_task)
+    if scheduler is not None:
+        scheduler.shutdown()
+        await scheduler.wait_closed()
 
 
 async def stop_sender(task: asyncio.Task[None], grace_seconds: float = 5.0) -> None:

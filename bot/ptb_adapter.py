@@ -228,7 +228,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         make_sender,
         retry_until_reachable,
         start_webhook,
-        stop_sender,
+        stop_background,
     )
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout)
@@ -268,11 +268,6 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 5)
-        if runner is not None:
-            await runner.cleanup()
-        await stop_sender(sender_task)
-        if scheduler is not None:
-            scheduler.shutdown()
-            await scheduler.wait_closed()
+        await stop_background(runner, sender_task, scheduler)
         with contextlib.suppress(Exception):
             await bot.shutdown()

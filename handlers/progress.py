@@ -540,8 +540,8 @@ async def _attach_photos(ctx: Ctx, draft: Draft, text: str, photos: list[str],
 
 async def _draft_for(ctx: Ctx, nonce: int) -> Draft:
     assert ctx.account is not None
-    draft = await ctx.uow.drafts.get(ctx.account.id, DRAFT)
-    if draft is None or int(draft.data.get("nonce", -1)) != nonce:
+    draft = await ctx.uow.drafts.current(ctx.account.id, DRAFT, nonce)
+    if draft is None:
         raise AlreadyDone(texts.STALE_BUTTON)
     return draft
 

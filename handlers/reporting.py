@@ -160,8 +160,8 @@ async def category_buttons(ctx: Ctx, nonce: int) -> Buttons:
 
 async def _draft_for(ctx: Ctx, nonce: int) -> Draft:
     assert ctx.account is not None
-    draft = await ctx.uow.drafts.get(ctx.account.id, REPORT)
-    if draft is None or int(draft.data.get("nonce", -1)) != nonce:
+    draft = await ctx.uow.drafts.current(ctx.account.id, REPORT, nonce)
+    if draft is None:
         raise AlreadyDone(texts.STALE_BUTTON)
     return draft
 

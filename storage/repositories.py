@@ -368,6 +368,14 @@ class DraftRepo(_Repo):
             )
         ).scalar_one_or_none()
 
+    async def current(self, account_id: int, kind: str, nonce: int) -> Draft | None:
+        """The draft a button belongs to: None when the draft is gone or was replaced (its
+        buttons quote the nonce of the draft they were made for)."""
+        draft = await self.get(account_id, kind)
+        if draft is None or int(draft.data.get("nonce", -1)) != nonce:
+            return None
+        return draft
+
     async def put(self, account_id: int, kind: str, data: dict[str, Any], now: datetime) -> Draft:
         d = await self.get(account_id, kind)
         if d is None:
