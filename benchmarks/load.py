@@ -419,6 +419,51 @@ def run_echo_bot(framework: str) -> None:
     asyncio.run(main())
 
 
+def run_durable_echo_bot() -> None:
+    """`zhitong run`'s own runtime and outbox with the desk replaced by a durable echo: each
+    update is recorded and its echo enqueued in one transaction, acknowledged after that, and
+    sent by the outbox sender — the floor of the at-least-once design, without any business."""
+    from bot.app import build_core, install_stop_signals, run_aiogram
+    from bot.settings import Settings
+    from handlers import outmsg, texts
+    from handlers.context import Ctx
+    from handlers.inbound import Inbound, Outbound
+
+    class DurableEcho:
+        def __init__(self, core: Any) -> None:
+            self.core = core
+            self.config = core.config
+
+        async def handle(self, inb: Inbound) -> Outbound:
+            now = self.core.clock.now()
+            async with self.core.uow_factory() as uow:
+                if not await uow.updates.mark(inb.update_id, now):
+                    return Outbound(wake_sender=False)
+                ctx = Ctx(uow, now, self.config, inb.update_id, inb.chat_id)
+                await ctx.reply(outmsg.send(texts.esc(inb.text or "?")))
+                await uow.commit()
+            return Outbound()
+
+    async def main() -> None:
+        settings = Settings()
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        core = await build_core(settings, tagger=object(),  # type: ignore[arg-type]
+                                register_plugins=False)
+        core.desk = DurableEcho(core)  # type: ignore[assignment]
+        try:
+            if settings.framework == "ptb":
+                from bot.ptb_adapter import run_ptb
+
+                await run_ptb(core, stop, with_scheduler=False)
+            else:
+                await run_aiogram(core, stop, with_scheduler=False)
+        finally:
+            await core.close()
+
+    asyncio.run(main())
+
+
 # --- measuring --------------------------------------------------------------------------------
 
 
@@ -426,7 +471,7 @@ def run_echo_bot(framework: str) -> None:
 class RunResult:
     framework: str
     backend: str
-    kind: str  # "echo" or "flow"
+    kind: str  # "echo", "durable" (durable echo) or "flow"
     users: int
     updates: int
     flows: int
@@ -444,7 +489,7 @@ class RunResult:
         return self.flows / self.seconds if self.seconds else 0.0
 
     def all_replies(self) -> list[float]:
-        if self.kind == "echo":
+        if self.kind in ("echo", "durable"):
             return self.latencies["echo"]
         return self.latencies["card"] + self.latencies["receipt"]
 
@@ -545,6 +590,27 @@ async def run_echo(framework: str, users: int, messages: int, workdir: Path) -> 
     return RunResult(framework, "-", "echo", users, messages, 0, seconds, lat, cpu)
 
 
+async def run_durable_echo(framework: str, backend: str, users: int, messages: int,
+                           workdir: Path) -> RunResult:
+    async with fresh_database(backend, workdir) as url:
+        async with watched(WatchedEmulator(token=TOKEN, username="durable_echo_bot")) as emu:
+            ids = enterprise_ids(users)
+            for uid in ids:
+                emu.add_user(uid, f"用户{uid}")
+            proc = await start_process([sys.executable, str(SCRIPT), "--durable-echo"],
+                                       bot_env(url, emu, framework),
+                                       workdir / f"durable-{framework}-{backend}.log")
+            try:
+                await until(lambda: emu.waiting_polls > 0, 120, "durable echo did not poll")
+                await drive_echo(emu, ids[: min(5, users)], 10)  # warm-up
+                cpu0 = cpu_seconds(proc.pid)
+                lat, seconds = await drive_echo(emu, ids, messages, first_k=1000)
+                cpu = cpu_seconds(proc.pid) - cpu0
+            finally:
+                await stop_process(proc)
+    return RunResult(framework, backend, "durable", users, messages, 0, seconds, lat, cpu)
+
+
 async def run_flows(framework: str, backend: str, users: int, flows: int,
                     workdir: Path) -> RunResult:
     doc = org_document(users)
@@ -596,7 +662,8 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
     print("-" * len(head))
     for r in results:
         replies = r.all_replies()
-        print(f"{r.framework:8} {r.backend:9} {'echo' if r.kind == 'echo' else 'full flow':10} "
+        label = {"echo": "echo", "durable": "dur. echo"}.get(r.kind, "full flow")
+        print(f"{r.framework:8} {r.backend:9} {label:10} "
               f"{r.updates:7d} {r.seconds:7.1f} {r.updates_per_second:7.1f} "
               f"{(r.flows_per_second if r.kind == 'flow' else float('nan')):7.1f} "
               f"{pct(replies, 50):7.0f} {pct(replies, 95):7.0f} {pct(replies, 99):7.0f} "
@@ -623,6 +690,20 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
             print(f"  {fw:8} {r.backend:9} {ratio:5.2f}  {'OK' if ratio >= 0.5 else 'BELOW'}"
                   f"   (flows/s ÷ echo msgs/s: {strict:.2f})")
     print()
+    print("For reference — the durable echo (the same runtime, update recorded and echo sent "
+          "through the outbox, no business logic) vs echo, and the full flow vs the durable echo:")
+    for fw in args.frameworks:
+        echo = next((r for r in results if r.kind == "echo" and r.framework == fw), None)
+        for r in results:
+            if r.kind != "durable" or r.framework != fw or echo is None:
+                continue
+            flow = next((f for f in results if f.kind == "flow" and f.framework == fw
+                         and f.backend == r.backend), None)
+            vs_flow = (f"   full flow ÷ durable echo: "
+                       f"{flow.updates_per_second / r.updates_per_second:.2f}" if flow else "")
+            print(f"  {fw:8} {r.backend:9} durable echo ÷ echo: "
+                  f"{r.updates_per_second / echo.updates_per_second:.2f}{vs_flow}")
+    print()
     print("card = text → confirmation card; receipt = press 提交 → 诉求编号 message; official = "
           "press → card at the unit's officials; flow = text → both. A flow is 2 updates.")
 
@@ -637,7 +718,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     parser.add_argument("--profile", type=Path, default=None,
                         help="run zhitong under cProfile and write DIR/<runtime>-<db>.prof")
+    parser.add_argument("--no-durable-echo", action="store_true",
+                        help="skip the durable-echo reference runs")
     parser.add_argument("--echo-bot", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--durable-echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     global PROFILE_DIR
     if args.profile is not None:
@@ -645,6 +729,9 @@ def main() -> None:
         PROFILE_DIR = args.profile.resolve()
     if args.echo_bot:
         run_echo_bot(args.echo_bot)
+        return
+    if args.durable_echo:
+        run_durable_echo_bot()
         return
     args.frameworks = [f for f in args.frameworks.split(",") if f]
     backends = [b for b in args.backends.split(",") if b]
@@ -683,6 +770,15 @@ async def _run_all(args: argparse.Namespace, backends: list[str]) -> list[RunRes
                   file=sys.stderr, flush=True)
             results.append(await run_echo(fw, args.users, 2 * args.flows, workdir))
             for backend in backends:
+                if not args.no_durable_echo:
+                    print(f"[{fw}] durable echo on {backend}: {2 * args.flows} messages …",
+                          file=sys.stderr, flush=True)
+                    try:
+                        results.append(await run_durable_echo(fw, backend, args.users,
+                                                              2 * args.flows, workdir))
+                    except Exception:
+                        print_log_tails(workdir)
+                        raise
                 print(f"[{fw}] zhitong on {backend}: {args.flows} report flows …",
                       file=sys.stderr, flush=True)
                 try:

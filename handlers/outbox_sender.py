@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from domain.clock import Clock
-from storage.models import OutboxMessage
+from storage.repositories import ClaimedRow
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,10 @@ class OutboxSender:
         # does not wait out the lease.
         self._claimed: set[int] = set()
         self._stop: asyncio.Event | None = None
+        # Rows sent whose "sent" mark is not written yet: written together, before the sender
+        # waits (pacing) and at the end of each round — at production pacing that is after
+        # every message; only unpaced bursts share one write among up to `batch` sends.
+        self._sent: list[tuple[int, int | None]] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -88,15 +92,19 @@ class OutboxSender:
         try:
             await self._loop(stop, idle_seconds)
         finally:
-            await self.release_claims()
+            try:
+                await self._record_sent()
+            finally:
+                await self.release_claims()
 
     async def release_claims(self) -> None:
         claimed, self._claimed = self._claimed, set()
-        for row_id in claimed:
-            try:
-                await self._release(row_id)
-            except Exception:  # the lease expires anyway
-                log.debug("could not release outbox row %s", row_id, exc_info=True)
+        if not claimed:
+            return
+        try:
+            await self._release_many(sorted(claimed))
+        except Exception:  # the lease expires anyway
+            log.debug("could not release outbox rows %s", sorted(claimed), exc_info=True)
 
     async def _loop(self, stop: asyncio.Event, idle_seconds: float) -> None:
         while not stop.is_set():
@@ -126,37 +134,56 @@ class OutboxSender:
         self._claimed.update(r.id for r in rows)
         finished = 0
         held: set[int] = set()
-        for row in rows:
-            if self._stop is not None and self._stop.is_set():
-                break  # shutting down: the finally of run() releases what is left
-            if row.chat_id in held or self._mono() < self._chat_blocked.get(row.chat_id, 0.0):
-                held.add(row.chat_id)
-                await self._release(row.id)
-                continue
-            wait = self._chat_next.get(row.chat_id, 0.0) - self._mono()
-            if wait > 0 and wait > 2.0:
-                held.add(row.chat_id)
-                await self._release(row.id)
-                continue
-            if wait > 0:
-                await asyncio.sleep(wait)
-            gwait = self._global_next - self._mono()
-            if gwait > 0:
-                await asyncio.sleep(gwait)
-            done = await self._deliver(row)
-            if done:
-                finished += 1
-            else:
-                held.add(row.chat_id)
+        release: list[int] = []
+        try:
+            for row in rows:
+                if self._stop is not None and self._stop.is_set():
+                    break  # shutting down: the finally of run() releases what is left
+                if row.chat_id in held or self._mono() < self._chat_blocked.get(row.chat_id, 0.0):
+                    held.add(row.chat_id)
+                    release.append(row.id)
+                    continue
+                wait = self._chat_next.get(row.chat_id, 0.0) - self._mono()
+                if wait > 0 and wait > 2.0:
+                    held.add(row.chat_id)
+                    release.append(row.id)
+                    continue
+                gwait = self._global_next - self._mono()
+                if wait > 0 or gwait > 0:
+                    await self._record_sent()  # nothing sent stays unrecorded while we wait
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                gwait = self._global_next - self._mono()
+                if gwait > 0:
+                    await asyncio.sleep(gwait)
+                done = await self._deliver(row)
+                if done:
+                    finished += 1
+                else:
+                    held.add(row.chat_id)
+        finally:
+            await self._record_sent()
+            if release:
+                await self._release_many(release)
         return finished
 
-    async def _deliver(self, row: OutboxMessage) -> bool:
+    async def _record_sent(self) -> None:
+        sent, self._sent = self._sent, []
+        if not sent:
+            return
+        async with self.uow_factory() as uow:
+            await uow.outbox.finish_sent(sent, self.clock.now())
+            await uow.commit()
+        for row_id, _ in sent:
+            self._claimed.discard(row_id)
+
+    async def _deliver(self, row: ClaimedRow) -> bool:
         payload = dict(row.payload)
         message_id: int | None = payload.get("message_id")
         if payload.get("op") == "edit" and message_id is None and payload.get("edit_of"):
+            await self._record_sent()  # the original may be among the unrecorded sends
             async with self.uow_factory() as uow:
-                original = await uow.outbox.get(int(payload["edit_of"]))
-                state = None if original is None else (original.status, original.message_id)
+                state = await uow.outbox.send_state(int(payload["edit_of"]))
             # Decided after that session closed: on SQLite a second one would wait for its lock.
             if state is None or state[0] == "failed":
                 await self._finish(row.id, failed="original message was never sent")
@@ -187,7 +214,7 @@ class OutboxSender:
         now_m = self._mono()
         self._chat_next[row.chat_id] = now_m + self.per_chat_interval
         self._global_next = now_m + self.global_interval
-        await self._finish(row.id, message_id=sent_id)
+        self._sent.append((row.id, sent_id))
         self.sent_count += 1
         return True
 
@@ -198,34 +225,20 @@ class OutboxSender:
                       failed: str | None = None) -> None:
         self._claimed.discard(row_id)
         async with self.uow_factory() as uow:
-            row = await uow.outbox.get(row_id)
-            if row is None:
-                return
-            row.status = "failed" if failed else "sent"
-            row.last_error = failed
-            row.sent_at = self.clock.now()
-            row.message_id = message_id
-            row.claimed_until = None
-            row.attempts += 1
+            await uow.outbox.finish(row_id, self.clock.now(), message_id=message_id,
+                                    failed=failed)
             await uow.commit()
 
     async def _postpone(self, row_id: int, seconds: float, reason: str, count: bool = True) -> None:
         self._claimed.discard(row_id)
         async with self.uow_factory() as uow:
-            row = await uow.outbox.get(row_id)
-            if row is None:
-                return
-            row.not_before = self.clock.now() + timedelta(seconds=seconds)
-            row.claimed_until = None
-            row.last_error = reason
-            if count:
-                row.attempts += 1
+            await uow.outbox.postpone(row_id, self.clock.now() + timedelta(seconds=seconds),
+                                      reason, count)
             await uow.commit()
 
-    async def _release(self, row_id: int) -> None:
-        self._claimed.discard(row_id)
+    async def _release_many(self, row_ids: list[int]) -> None:
+        for row_id in row_ids:
+            self._claimed.discard(row_id)
         async with self.uow_factory() as uow:
-            row = await uow.outbox.get(row_id)
-            if row is not None:
-                row.claimed_until = None
-                await uow.commit()
+            await uow.outbox.release_many(row_ids)
+            await uow.commit()

@@ -37,9 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.calendar import at_local, local_date, quiet_hours_end, working_days_overdue
 from domain.errors import DomainError
+from domain.stats import Period
 from handlers import outmsg
 from handlers.config import DeskConfig
 from handlers.context import Ctx
+from handlers.stats import monthly_ranking
 from handlers.texts import fmt_time, status_name
 from handlers.views import rating_buttons
 from scheduler import texts
@@ -554,12 +556,12 @@ async def sweep_bulletin(uow_factory: UnitOfWorkFactory, now: datetime, config: 
 
 async def sweep_ranking(uow_factory: UnitOfWorkFactory, now: datetime, config: DeskConfig, *,
                         deliver_from: datetime | None = None) -> list[str]:
-    """On the 1st at 08:30 local (caught up within a day): last month's ranking of units by
-    the statistics of DESIGN §9, to admins and leaders. Key ``ranking:<YYYY-MM>:<account>``, the
-    month ranked."""
-    from domain.stats import Period, rank_units
-    from storage.stats_queries import query_stats
+    """On the 1st at 08:30 local (caught up within a day): last month's ranking of units, to
+    admins and leaders. Key ``ranking:<YYYY-MM>:<account>``, the month ranked.
 
+    The ranking itself is `handlers.stats.monthly_ranking`, the one definition (DESIGN §9): the
+    dispatcher unit is not ranked, units below the minimum sample are listed but not ranked, and
+    the red and black lists follow the ranked units. The pushed text is the text it returns."""
     tz = config.timezone
     today = local_date(now, tz)
     due = at_local(today.replace(day=1), RANKING_AT, tz)
@@ -574,18 +576,8 @@ async def sweep_ranking(uow_factory: UnitOfWorkFactory, now: datetime, config: D
         people = await _missing(repo, f"ranking:{month}", _recipients(d))
         if not people:
             return []
-        report = await query_stats(uow.session, now=now, tz=tz, period=period)
-        ranking = rank_units(report.by_unit)
-
-        def line(entry: Any) -> texts.RankLine:
-            f = entry.unit.figures
-            return texts.RankLine(entry.rank, entry.unit.name, entry.score, f.submitted,
-                                  f.on_time_rate, f.satisfaction_rate)
-
-        label = f"{period.start.year} 年 {period.start.month} 月"
-        payload = outmsg.send(texts.ranking(label, [line(e) for e in ranking.ranked],
-                                            [line(e) for e in ranking.unranked],
-                                            ranking.rules.min_sample))
+        text, _ranking = await monthly_ranking(uow, now, tz, period=period)
+        payload = outmsg.send(text)
         out = _Out(now, config, deliver_from)
         for p in people:
             out.push(f"ranking:{month}:{p.id}", p, payload, False)

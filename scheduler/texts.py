@@ -116,7 +116,7 @@ def autoclosed(number: str) -> str:
     )
 
 
-# --- weekly bulletin and monthly ranking ------------------------------------------------------
+# --- weekly bulletin (the monthly ranking's text is in handlers.stats_texts) ----------------------
 
 
 @dataclass(frozen=True)
@@ -154,43 +154,5 @@ def bulletin(week_label: str, rows: list[UnitWeek], worst: list[OverdueLine]) ->
         for w in worst:
             lines.append(
                 f"• #{esc(w.number)} {esc(w.project)} · {esc(w.unit)} · 超期 {w.days} 个工作日"
-            )
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class RankLine:
-    rank: int | None
-    unit: str
-    score: float | None
-    submitted: int
-    on_time: float | None
-    satisfaction: float | None
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%"
-
-
-def ranking(month_label: str, ranked: list[RankLine], unranked: list[RankLine],
-            min_sample: int) -> str:
-    lines = [f"🏆 <b>月排名</b>({esc(month_label)})"]
-    if not ranked and not unranked:
-        lines.append("本月没有新的诉求。")
-        return "\n".join(lines)
-    if ranked:
-        lines.append("综合得分(按期办结、满意度等加权):")
-        for r in ranked:
-            score = "—" if r.score is None else f"{r.score:.1f}"
-            lines.append(
-                f"{r.rank}. {esc(r.unit)} {score} 分 · 受理 {r.submitted} 件 · "
-                f"按期 {_pct(r.on_time)} · 满意 {_pct(r.satisfaction)}"
-            )
-    if unranked:
-        lines.append(f"\n诉求少于 {min_sample} 件、不参与排名:")
-        for r in unranked:
-            lines.append(
-                f"• {esc(r.unit)} 受理 {r.submitted} 件 · 按期 {_pct(r.on_time)} · "
-                f"满意 {_pct(r.satisfaction)}"
             )
     return "\n".join(lines)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,19 @@ from storage.models import (
 )
 
 OPEN = ("submitted", "in_progress")
+# The outbox table for Core statements: the sender's hot path skips the ORM's per-row work.
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """What the sender needs of an outbox row it leased (plain values, no session)."""
+
+    id: int
+    idem_key: str
+    chat_id: int
+    payload: dict[str, Any]
+    attempts: int
 
 
 class _Repo:
@@ -145,24 +159,18 @@ class AccountRepo(_Repo):
         return [a for a in rows if "admin" in (a.roles or [])]
 
     async def project_ids_where(self, account_id: int) -> tuple[set[int], set[int], set[int]]:
-        """(contact of, leader of, service officer of) project ids."""
-        contact = set(
-            (
-                await self.s.execute(
-                    select(ProjectContact.project_id).where(ProjectContact.account_id == account_id)
-                )
-            ).scalars()
-        )
-        rows = (
-            await self.s.execute(
-                select(Project.id, Project.leader_id, Project.service_officer_id).where(
-                    or_(Project.leader_id == account_id, Project.service_officer_id == account_id)
-                )
-            )
-        ).all()
-        leader = {r[0] for r in rows if r[1] == account_id}
-        officer = {r[0] for r in rows if r[2] == account_id}
-        return contact, leader, officer
+        """(contact of, leader of, service officer of) project ids, in one statement."""
+        contact_q = select(literal("c").label("r"), ProjectContact.project_id.label("p")).where(
+            ProjectContact.account_id == account_id)
+        leader_q = select(literal("l").label("r"), Project.id.label("p")).where(
+            Project.leader_id == account_id)
+        officer_q = select(literal("o").label("r"), Project.id.label("p")).where(
+            Project.service_officer_id == account_id)
+        rows = (await self.s.execute(union_all(contact_q, leader_q, officer_q))).all()
+        found: dict[str, set[int]] = {"c": set(), "l": set(), "o": set()}
+        for role, project_id in rows:
+            found[str(role)].add(int(project_id))
+        return found["c"], found["l"], found["o"]
 
 
 class TicketRepo(_Repo):
@@ -303,25 +311,83 @@ class OutboxRepo(_Repo):
         res = await self.s.execute(ins.on_conflict_do_nothing(index_elements=["idem_key"]))
         return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> Sequence[OutboxMessage]:
-        """Rows ready to send, oldest first, leased so another sender skips them."""
-        q = (
-            select(OutboxMessage)
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ClaimedRow]:
+        """Rows ready to send, oldest first, leased so another sender skips them.
+
+        One statement: UPDATE … WHERE id IN (the due rows) RETURNING; on PostgreSQL the inner
+        select skips rows another sender holds locked (FOR UPDATE SKIP LOCKED)."""
+        t = _OUTBOX
+        due = (
+            select(t.c.id)
             .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.not_before <= now,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                t.c.status == "pending",
+                t.c.not_before <= now,
+                or_(t.c.claimed_until.is_(None), t.c.claimed_until < now),
             )
-            .order_by(OutboxMessage.id)
+            .order_by(t.c.id)
             .limit(limit)
         )
         if self.s.bind.dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        rows = (await self.s.execute(q)).scalars().all()
-        for r in rows:
-            r.claimed_until = now + lease
-        await self.s.flush()
-        return rows
+            due = due.with_for_update(skip_locked=True)
+        stmt = (
+            update(t)
+            .where(t.c.id.in_(due.scalar_subquery()))
+            .values(claimed_until=now + lease)
+            .returning(t.c.id, t.c.idem_key, t.c.chat_id, t.c.payload, t.c.attempts)
+        )
+        rows = (await self.s.execute(stmt)).all()
+        claimed = [ClaimedRow(int(r.id), str(r.idem_key), int(r.chat_id), dict(r.payload or {}),
+                              int(r.attempts)) for r in rows]
+        claimed.sort(key=lambda r: r.id)  # RETURNING promises no order
+        return claimed
+
+    async def finish(self, row_id: int, now: datetime, *, message_id: int | None,
+                     failed: str | None) -> None:
+        """Mark one claimed row sent (or failed for good) in one UPDATE."""
+        t = _OUTBOX
+        await self.s.execute(
+            update(t).where(t.c.id == row_id).values(
+                status="failed" if failed else "sent", last_error=failed, sent_at=now,
+                message_id=message_id, claimed_until=None, attempts=t.c.attempts + 1,
+            )
+        )
+
+    async def finish_sent(self, sent: Sequence[tuple[int, int | None]], now: datetime) -> None:
+        """Mark several rows sent, (row id, message id) each, in one executemany."""
+        if not sent:
+            return
+        t = _OUTBOX
+        stmt = update(t).where(t.c.id == bindparam("rid")).values(
+            status="sent", last_error=None, sent_at=now, message_id=bindparam("mid"),
+            claimed_until=None, attempts=t.c.attempts + 1,
+        )
+        await self.s.execute(stmt, [{"rid": rid, "mid": mid} for rid, mid in sent])
+
+    async def release_many(self, row_ids: Sequence[int]) -> None:
+        if not row_ids:
+            return
+        t = _OUTBOX
+        await self.s.execute(update(t).where(t.c.id.in_(list(row_ids))).values(claimed_until=None))
+
+    async def postpone(self, row_id: int, not_before: datetime, reason: str,
+                       count: bool) -> None:
+        t = _OUTBOX
+        values: dict[str, Any] = {"not_before": not_before, "claimed_until": None,
+                                  "last_error": reason}
+        if count:
+            values["attempts"] = t.c.attempts + 1
+        await self.s.execute(update(t).where(t.c.id == row_id).values(**values))
+
+    async def release(self, row_id: int) -> None:
+        t = _OUTBOX
+        await self.s.execute(update(t).where(t.c.id == row_id).values(claimed_until=None))
+
+    async def send_state(self, row_id: int) -> tuple[str, int | None] | None:
+        """(status, message id) of one row, or None when there is no such row."""
+        t = _OUTBOX
+        row = (await self.s.execute(
+            select(t.c.status, t.c.message_id).where(t.c.id == row_id))).first()
+        return None if row is None else (str(row.status), row.message_id)
 
     async def get(self, row_id: int) -> OutboxMessage | None:
         return await self.s.get(OutboxMessage, row_id)
@@ -361,12 +427,24 @@ class UpdateRepo(_Repo):
 
 
 class DraftRepo(_Repo):
+    """Drafts of an account are read in one query, once per unit of work: a message is offered
+    to several plug-ins, each asking for its own kind of draft. Every draft write goes through
+    this repository, so the memo stays true for the transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._of: dict[int, dict[str, Draft]] = {}
+
+    async def _all(self, account_id: int) -> dict[str, Draft]:
+        drafts = self._of.get(account_id)
+        if drafts is None:
+            rows = (await self.s.execute(
+                select(Draft).where(Draft.account_id == account_id))).scalars().all()
+            drafts = self._of[account_id] = {d.kind: d for d in rows}
+        return drafts
+
     async def get(self, account_id: int, kind: str) -> Draft | None:
-        return (
-            await self.s.execute(
-                select(Draft).where(Draft.account_id == account_id, Draft.kind == kind)
-            )
-        ).scalar_one_or_none()
+        return (await self._all(account_id)).get(kind)
 
     async def current(self, account_id: int, kind: str, nonce: int) -> Draft | None:
         """The draft a button belongs to: None when the draft is gone or was replaced (its
@@ -381,6 +459,7 @@ class DraftRepo(_Repo):
         if d is None:
             d = Draft(account_id=account_id, kind=kind, data=data, created_at=now, updated_at=now)
             self.s.add(d)
+            self._of[account_id][kind] = d
         else:
             d.data = data
             d.updated_at = now
@@ -390,6 +469,7 @@ class DraftRepo(_Repo):
     async def drop(self, account_id: int, kind: str) -> None:
         d = await self.get(account_id, kind)
         if d is not None:
+            del self._of[account_id][kind]
             await self.s.delete(d)
             await self.s.flush()
 

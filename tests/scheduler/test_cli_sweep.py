@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
 from bot.cli_sweep import HEADER, parse_now
-from domain.calendar import quiet_hours_end
+from domain.calendar import is_working_day, quiet_hours_end
 from handlers.config import DeskConfig
 from tests.factories import load_example_org, make_uow_factory, submit
 from tests.scheduler.conftest import TZ, bj, outbox_rows
@@ -64,12 +64,47 @@ def test_sweep_prints_what_it_enqueued_and_nothing_twice(ticket_number: str) -> 
     assert len(data["enqueued"]["overdue"]) == 1 and len(data["enqueued"]["bulletin"]) == 3
 
 
-def test_future_sweeps_are_released_now(ticket_number: str, database_url: str) -> None:
+def _plain_future_week() -> datetime:
+    """A Tuesday 09:00 (Beijing) at least three weeks ahead of the wall clock whose week has no
+    holiday or make-up day, so its deadlines fall as in an ordinary week."""
+    day = (datetime.now(TZ) + timedelta(days=21)).date()
+    while True:
+        day += timedelta(days=(1 - day.weekday()) % 7 or 7)
+        week = [day + timedelta(days=k) for k in range(-1, 7)]
+        if all(is_working_day(d) == (d.weekday() < 5) for d in week):
+            return datetime.combine(day, time(9), TZ)
+
+
+@pytest.fixture
+def future_ticket(database_url: str, monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """The example organisation and one `site` ticket reported in a future ordinary week;
+    returns its deadline."""
+    monkeypatch.setenv("ZHITONG_DATABASE_URL", database_url)
+    reported = _plain_future_week()
+
+    async def setup() -> datetime:
+        engine, factory = make_uow_factory(database_url)
+        try:
+            await load_example_org(factory, reported)
+            t = await submit(factory, reported, DeskConfig(), category="site")
+            assert t.due_at is not None
+            return t.due_at
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(setup())
+
+
+def test_future_sweeps_are_released_now(future_ticket: datetime, database_url: str) -> None:
+    due = future_ticket.astimezone(TZ)
+    assert due > datetime.now(UTC)  # the simulated times below are later than the wall clock
+    night = datetime.combine(due.date() + timedelta(days=3), time(23), TZ)  # 督办 owed at night
     before = datetime.now(UTC)
-    out = invoke("--now", "2026-11-27T18:00", "--json")  # the due time, later than the wall clock
-    night = invoke("--now", "2026-11-30T23:00", "--json")  # a 督办 owed at (simulated) night
+    out = invoke("--now", due.isoformat(), "--json")
+    late = invoke("--now", night.isoformat(), "--json")
     after = datetime.now(UTC)
-    keys = json.loads(out.output)["enqueued"]["due"] + json.loads(night.output)["enqueued"][
+    assert out.exit_code == 0 and late.exit_code == 0, out.output + late.output
+    keys = json.loads(out.output)["enqueued"]["due"] + json.loads(late.output)["enqueued"][
         "overdue"]
     assert len(keys) == 2
 

@@ -18,6 +18,7 @@ from domain.errors import InvalidInput
 from domain.lifecycle import Rating
 from handlers import outmsg
 from handlers.config import DeskConfig
+from handlers.stats import monthly_ranking
 from handlers.tickets import (
     check_accept,
     check_decide_extension,
@@ -27,7 +28,7 @@ from handlers.tickets import (
 )
 from handlers.views import rating_buttons
 from scheduler import texts
-from storage.models import Ticket, TicketEvent
+from storage.models import OutboxMessage, Ticket, TicketEvent
 from tests.factories import account, act, load_example_org, make_uow_factory, submit, ticket
 from tests.scheduler.conftest import (
     HAN,
@@ -357,9 +358,68 @@ async def test_weekly_bulletin_and_monthly_ranking(uow_factory: Any, config: Des
 
     r = await _once(uow_factory, bj(2026, 12, 1, 8, 30), config)
     assert sorted(r["ranking"]) == sorted(f"ranking:2026-11:{i}" for i in (zhao, li, sun))
-    ranking = (await by_chat(uow_factory, r["ranking"]))[LI][0]
-    assert "2026 年 11 月" in ranking and "县公安局" in ranking
+    assert set(await by_chat(uow_factory, r["ranking"])) == {ZHAO, LI, SUN}
     assert not (await sweep(uow_factory, bj(2026, 12, 1, 20), config))["ranking"]
+
+
+async def _ranking_outbox(uow_factory: Any) -> list[OutboxMessage]:
+    async with uow_factory() as uow:
+        rows = (await uow.session.execute(
+            select(OutboxMessage).where(OutboxMessage.idem_key.like("ranking:%"))
+            .order_by(OutboxMessage.idem_key))).scalars().all()
+        uow.session.expunge_all()
+        return list(rows)
+
+
+async def test_monthly_ranking_push_is_the_stats_ranking(uow_factory: Any,
+                                                         config: DeskConfig) -> None:
+    """The pushed 月排名 is `handlers.stats.monthly_ranking`: the dispatcher is not ranked,
+    units below the minimum sample (5) are listed but not ranked, red and black lists."""
+    await load_example_org(uow_factory, SUBMIT_AT)
+    # November: 县自然资源局 (land) 5 tickets accepted in time; 县公安局 (site) 5 never accepted;
+    # the dispatcher 县重点项目办公室 (other) 6 accepted in time, which would rank it first if it
+    # were ranked; 县发展和改革委员会 (policy) 1 ticket: below the minimum sample.
+    for category, n, official in (("land", 5, "qian"), ("site", 5, None),
+                                  ("other", 6, "zhao"), ("policy", 1, None)):
+        for _ in range(n):
+            t = await submit(uow_factory, SUBMIT_AT, config, by="han", category=category)
+            if official is not None:
+                await act(uow_factory, official, bj(2026, 11, 24, 10), config,
+                          lambda ctx, tid=t.id: check_accept(ctx, tid))
+    zhao, li, sun = await _ids(uow_factory, "zhao", "li", "sun")
+
+    at = bj(2026, 12, 1, 8, 30)
+    r = await _once(uow_factory, at, config)  # asserts that the rerun adds nothing
+    assert sorted(r["ranking"]) == sorted(f"ranking:2026-11:{i}" for i in (zhao, li, sun))
+    pushed = await by_chat(uow_factory, r["ranking"])
+    assert set(pushed) == {ZHAO, LI, SUN}
+    text = pushed[LI][0]
+    assert pushed[ZHAO] == pushed[SUN] == [text]
+
+    # One definition: the same text as the statistics' ranking of the previous month.
+    async with uow_factory() as uow:
+        expected, ranking = await monthly_ranking(uow, at, config.timezone)
+    assert text == expected
+    assert [(e.unit.name, e.rank) for e in ranking.ranked] == [("县自然资源局", 1), ("县公安局", 2)]
+
+    assert "2026年11月" in text
+    # Response rate 100% (weight 0.15) and 办结率 0% (0.25) over the rates that have a denominator.
+    assert "1. 县自然资源局 <b>37.5</b> 分" in text
+    assert "2. 县公安局 <b>0.0</b> 分" in text
+    assert "县重点项目办公室" not in text  # the dispatcher is neither ranked nor listed
+    assert "🔴 <b>红榜</b>:县自然资源局" in text
+    assert "⚫ <b>黑榜</b>:县公安局" in text
+    assert "受理不足 5 件、不参与排名:县发展和改革委员会(1 件)" in text
+    assert "3. " not in text
+
+    # Reruns later that day and the next day add nothing; after the catch-up window, nothing.
+    before = await _ranking_outbox(uow_factory)
+    assert len(before) == 3
+    for later in (bj(2026, 12, 1, 20), bj(2026, 12, 2, 8, 29), bj(2026, 12, 2, 9)):
+        assert not (await sweep(uow_factory, later, config))["ranking"]
+    after = await _ranking_outbox(uow_factory)
+    assert [(m.idem_key, m.chat_id, m.payload) for m in after] == [
+        (m.idem_key, m.chat_id, m.payload) for m in before]
 
 
 async def test_bulletin_missed_on_monday_is_sent_within_a_day(uow_factory: Any,
