@@ -105,7 +105,12 @@ def build_dispatcher(desk: Desk, wake_sender: Any) -> Dispatcher:
         out = await desk.handle(callback_inbound(query, event_update.update_id))
         if out.wake_sender:
             wake_sender()
-        await query.answer(text=out.callback_answer, show_alert=out.alert)
+        try:
+            await query.answer(text=out.callback_answer, show_alert=out.alert)
+        except TelegramBadRequest:
+            # The press was applied; only its toast failed (e.g. answered already before a
+            # restart, or too old). Nothing to redo, so not an error for the update.
+            log.warning("answerCallbackQuery refused for update %s", event_update.update_id)
 
     @router.message(F.chat.type == "private")
     async def on_message(message: Message, event_update: Update) -> None:

@@ -99,7 +99,8 @@ def make_sender(core: Core, transport: Transport) -> OutboxSender:
     return OutboxSender(core.uow_factory, transport, core.clock,
                         per_chat_interval=s.send_per_chat_interval,
                         global_per_second=s.send_global_per_second,
-                        lease=timedelta(seconds=s.outbox_lease_seconds))
+                        lease=timedelta(seconds=s.outbox_lease_seconds),
+                        linger=s.outbox_linger_seconds)
 
 
 def build_scheduler(core: Core, on_enqueued: Any) -> Any:

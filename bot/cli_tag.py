@@ -138,7 +138,7 @@ if __name__ == "__main__":  # `python -m bot.cli_tag`: the filter without the re
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="写出的 JSONL 文件(可追加到 corpus.jsonl 后运行 zhitong tag train)。")
 def tag_corrections(out_path: Path) -> None:
-    """导出报告人「改类别」和转办造成的类别更正,作为带标注的语料行。"""
+    """导出报告人「改类别」造成的类别更正,作为带标注的语料行。"""
     import asyncio
 
     from domain.tagging import corrections_to_jsonl
@@ -157,7 +157,9 @@ async def _load_corrections() -> list[tuple[str, str, str]]:
     engine = make_engine(Settings().database_url)
     try:
         async with UnitOfWork(make_sessionmaker(engine)) as uow:
+            # Rows from transfers (recorded before a transfer stopped re-labelling tickets) say
+            # which unit took a ticket over, not what the problem was: not training material.
             return [(c.text, c.old_category, c.new_category)
-                    for c in await uow.tickets.corrections()]
+                    for c in await uow.tickets.corrections() if c.source != "transfer"]
     finally:
         await engine.dispose()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import click
+from pydantic import ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -14,9 +17,49 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot import texts
 from handlers.config import DeskConfig
 
 PUBLIC_API = "https://api.telegram.org"
+
+_CLOCK_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def parse_clock_time(value: str) -> time:
+    """``"09:00"`` (also ``"9:00"``) → 09:00; anything else (``"25:00"``, ``"9am"``) is refused."""
+    m = _CLOCK_TIME.fullmatch(value.strip())
+    if m is None:
+        raise ValueError(texts.BAD_CLOCK_TIME)
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+class SettingsError(click.ClickException):
+    """Settings that cannot be used: every bad ZHITONG_* variable named, in Chinese.
+
+    A ClickException, so every `zhitong` command reports it in those words (exit status 2)
+    instead of a traceback.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join([texts.SETTINGS_INVALID, *problems]))
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> SettingsError:
+        problems = []
+        for err in exc.errors():
+            name = "ZHITONG_" + "_".join(str(part) for part in err["loc"]).upper()
+            cause = (err.get("ctx") or {}).get("error")
+            reason = str(cause) if err["type"] == "value_error" and cause is not None \
+                else texts.SETTING_BAD_VALUE.format(detail=err["msg"])
+            problems.append(texts.SETTING_PROBLEM.format(name=name, value=err.get("input", ""),
+                                                         reason=reason))
+        return cls(problems)
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.format_message(), err=True, file=file)
 
 
 class Settings(BaseSettings):
@@ -37,9 +80,14 @@ class Settings(BaseSettings):
     send_global_per_second: float = 25.0
     # A crashed sender's claimed messages go out again after this many seconds.
     outbox_lease_seconds: float = 15.0
+    outbox_linger_seconds: float = 0.02
     sweep_interval_seconds: int = 60
     quiet_start: str = "22:00"
     quiet_end: str = "07:30"
+    # The daily 督办 of overdue tickets and its escalations ("HH:MM", local time).
+    morning_push_at: str = "09:00"
+    # Days a newly loaded project may go without a first progress report before it is flagged.
+    progress_grace_days: int = 28
     remind_before_working_days: int = 1
     urgent_remind_before_hours: int = 1
     progress_remind_day: int = 25
@@ -53,6 +101,24 @@ class Settings(BaseSettings):
     # Webhook mode: Telegram sends this in X-Telegram-Bot-Api-Secret-Token (1-256 of A-Z a-z 0-9 _ -).
     webhook_secret: str = ""
     data_dir: str = "zhitong-data"
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError.from_validation(exc) from None
+
+    @field_validator("morning_push_at")
+    @classmethod
+    def _check_clock_time(cls, value: str) -> str:
+        return parse_clock_time(value).strftime("%H:%M")
+
+    @field_validator("progress_grace_days")
+    @classmethod
+    def _check_grace_days(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(texts.BAD_GRACE_DAYS)
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -84,4 +150,6 @@ class Settings(BaseSettings):
             rating_autoclose_after_days=self.rating_autoclose_after_days,
             quiet_start=time.fromisoformat(self.quiet_start),
             quiet_end=time.fromisoformat(self.quiet_end),
+            morning_push_at=parse_clock_time(self.morning_push_at),
+            progress_grace_days=self.progress_grace_days,
         )

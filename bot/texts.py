@@ -17,6 +17,13 @@ NO_WEBHOOK_SECRET = "Webhook 模式需要设置 ZHITONG_WEBHOOK_SECRET(1–256 �
 RUN_STOPPED = "项目直通车已停止。"
 DB_ERROR = "无法连接数据库:{error}"
 
+# --- settings (bot/settings.py) ------------------------------------------------------------------
+SETTINGS_INVALID = "配置有误,未执行。请改正下列 ZHITONG_* 环境变量(或 zhitong.toml 中的同名项)后重试:"
+SETTING_PROBLEM = "  · {name}=「{value}」:{reason}"
+SETTING_BAD_VALUE = "取值无效({detail})"
+BAD_CLOCK_TIME = "应为 24 小时制的「时:分」,例如 09:00、08:30(配置时区的当地时间)"
+BAD_GRACE_DAYS = "应为不小于 0 的整数天数(0 表示不设首报宽限期)"
+
 # --- zhitong org load / org show (bot/cli_org.py) ---------------------------------------------
 ORG_VALID = "校验通过:{units} 个单位,{people} 人,{categories} 个类别,{projects} 个项目(--dry-run,未写入数据库)。"
 ORG_UNCHANGED = "与数据库中的组织架构一致,没有任何修改。"

@@ -32,6 +32,14 @@ The four colours, checked in this order (thresholds in `ColourRules`, defaults s
 never reported counts from its planned start (and is not yet silent before that date). The
 completion-rate rules only apply once ``rate_grace_share`` (1/12, about a month) of the plan
 window has passed, so nobody turns black on 2 January.
+
+**First-report grace** (首报宽限期): a project that never reported and entered the desk
+(``entered_on``, the day it was first loaded) less than ``first_report_grace_days`` (28) days
+ago is not judged on its reports yet: neither the silence rules nor the completion-rate rules
+apply (its "completed 0" is a figure nobody has reported, not a shortfall), so it is yellow —
+unless an urgent ticket has been open too long, which still makes it black. From the grace
+period's last day on, the rules above apply as before. Without ``entered_on`` (a project loaded
+before the desk recorded it) there is no grace; ``first_report_grace_days = 0`` turns it off.
 """
 
 from __future__ import annotations
@@ -39,10 +47,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from domain.permissions import Actor
+from domain.texts import reason_first_report_grace
 
 # --- who may do what with progress --------------------------------------------------------------
 
@@ -331,6 +340,8 @@ class ColourRules:
     red_behind_ratio: float = 0.6
     green_recent_weeks: int = 4
     rate_grace_share: float = 1 / 12
+    # A never-reporting project is not judged on its reports in its first days on the desk.
+    first_report_grace_days: int = 28
 
     def __post_init__(self) -> None:
         if not 0 <= self.black_behind_ratio <= self.red_behind_ratio:
@@ -339,6 +350,8 @@ class ColourRules:
             raise ValueError("need 0 < red_silent_weeks ≤ black_silent_weeks")
         if self.green_recent_weeks <= 0 or self.black_urgent_open_days < 0:
             raise ValueError("weeks and days must be positive")
+        if self.first_report_grace_days < 0:
+            raise ValueError("first_report_grace_days must not be negative")
 
 
 @dataclass(frozen=True)
@@ -353,6 +366,8 @@ class ProjectFacts:
     planned_finish: date | None = None
     # Age in days of the oldest urgent ticket still open (submitted / in progress), if any.
     urgent_open_days: float | None = None
+    # The local date the project entered the desk (first loaded); None when not known.
+    entered_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -373,6 +388,16 @@ def silent_days(facts: ProjectFacts) -> int | None:
     return None
 
 
+def first_report_grace_end(facts: ProjectFacts, rules: ColourRules) -> date | None:
+    """The first day a never-reporting project is judged on its reports again, while it is
+    still in its first-report grace period; None when there is no grace (any more)."""
+    if facts.last_report_on is not None or facts.entered_on is None \
+            or rules.first_report_grace_days <= 0:
+        return None
+    end = facts.entered_on + timedelta(days=rules.first_report_grace_days)
+    return end if facts.today < end else None
+
+
 def assess_colour(facts: ProjectFacts, rules: ColourRules | None = None) -> ColourVerdict:
     """The colour of a project and the reasons for it, in Chinese."""
     rules = rules or ColourRules()
@@ -381,10 +406,13 @@ def assess_colour(facts: ProjectFacts, rules: ColourRules | None = None) -> Colo
     never = facts.last_report_on is None
     silent = silent_days(facts)
     rate, share = progress.completion_rate, progress.elapsed_share
-    rates_apply = rate is not None and share is not None and share >= rules.rate_grace_share
+    grace_end = first_report_grace_end(facts, rules)
+    judged = grace_end is None  # on its reports: silence and completion rate
+    rates_apply = judged and rate is not None and share is not None \
+        and share >= rules.rate_grace_share
 
     black: list[str] = []
-    if silent is not None and silent >= rules.black_silent_weeks * 7:
+    if judged and silent is not None and silent >= rules.black_silent_weeks * 7:
         black.append(reason_silent(silent, never))
     if rates_apply and rate is not None and share is not None \
             and rate < rules.black_behind_ratio * share:
@@ -395,9 +423,9 @@ def assess_colour(facts: ProjectFacts, rules: ColourRules | None = None) -> Colo
         return ColourVerdict(Colour.BLACK, tuple(black), progress, silent, never)
 
     red: list[str] = []
-    if silent is not None and silent >= rules.red_silent_weeks * 7:
+    if judged and silent is not None and silent >= rules.red_silent_weeks * 7:
         red.append(reason_silent(silent, never))
-    elif never and silent is None:
+    elif judged and never and silent is None:
         red.append(REASON_NEVER_REPORTED)
     if rates_apply and rate is not None and share is not None \
             and rate < rules.red_behind_ratio * share:
@@ -410,7 +438,9 @@ def assess_colour(facts: ProjectFacts, rules: ColourRules | None = None) -> Colo
         return ColourVerdict(Colour.GREEN, (reason_ahead(rate, share),), progress, silent, never)
 
     yellow: list[str] = []
-    if never:
+    if grace_end is not None:
+        yellow.append(reason_first_report_grace(grace_end - timedelta(days=1)))
+    elif never:
         yellow.append(REASON_NO_REPORT_YET)
     elif rate is None:
         yellow.append(REASON_NO_PLAN)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 STATUS_NAMES = {
     "submitted": "待受理",
     "in_progress": "办理中",
@@ -58,3 +60,12 @@ EXTENSION_AFTER_DUE = "已超过办理时限,不能再申请延期;请尽快办�
 EXTENSION_NOT_LATER = "新的办理时限必须晚于当前时限。"
 TRANSFER_SAME_UNIT = "不能转办给当前承办单位本身。"
 RESULT_REQUIRED = "办结需要填写办理结果。"
+
+
+# --- project colours (domain/progress.py) --------------------------------------------------------
+
+
+def reason_first_report_grace(last_day: date) -> str:
+    """Yellow for a newly loaded project that has not reported yet (首报宽限期)."""
+    return (f"新纳入项目,尚在首报宽限期(至 {last_day.isoformat()}),"
+            "暂不因未报送进度评为红色或黑色")

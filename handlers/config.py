@@ -31,3 +31,9 @@ class DeskConfig:
     progress_remind_day: int = 25
     quiet_start: time = time(22, 0)
     quiet_end: time = time(7, 30)
+    # The daily 督办 of overdue tickets and the escalations go out at this local time on each
+    # working day (scheduler/jobs.py).
+    morning_push_at: time = time(9, 0)
+    # A project loaded less than this many days ago that never reported progress is not flagged
+    # red or black for the missing report yet (domain.progress.ColourRules.first_report_grace_days).
+    progress_grace_days: int = 28

@@ -69,6 +69,11 @@ async def show_todo(ctx: Ctx, page: int = 0, message_id: int | None = None) -> N
     await _page(ctx, "todo", texts.TODO_TITLE, rows, total, page, message_id)
 
 
+async def _unit_name(ctx: Ctx, unit_id: object) -> str:
+    unit = await ctx.uow.org.unit(unit_id) if isinstance(unit_id, int) else None
+    return unit.name if unit else "?"
+
+
 async def show_ticket(ctx: Ctx, number: str) -> None:
     assert ctx.actor is not None and ctx.account is not None
     if not number.strip():
@@ -84,8 +89,13 @@ async def show_ticket(ctx: Ctx, number: str) -> None:
             who = acc.name if acc else "?"
         from domain.texts import ACTION_NAMES
 
+        note = ev.note
+        if ev.action == "transfer" and ev.data and "to_unit" in ev.data:
+            note = texts.transfer_history_note(
+                await _unit_name(ctx, ev.data.get("from_unit")),
+                await _unit_name(ctx, ev.data.get("to_unit")))
         lines.append(texts.history_line(ctx.fmt(ev.created_at), who,
-                                        ACTION_NAMES.get(ev.action, ev.action), ev.note))
+                                        ACTION_NAMES.get(ev.action, ev.action), note))
     # Cut whole lines, never inside an HTML tag, to stay under Telegram's 4096 characters.
     while len("\n".join(lines)) > 3900 and len(lines) > 4:
         del lines[4]

@@ -9,7 +9,9 @@ touches tickets:
   the dispatcher, it is demoted, because the file names exactly one dispatcher;
 - categories missing from the file are deleted (tickets keep their category code as text);
 - people missing from the file are deactivated (active=False), never deleted;
-- projects missing from the file are kept as they are;
+- projects missing from the file are kept as they are; a project seen for the first time gets a
+  ``loaded`` ProjectEvent stamped with the load time: the day it entered the desk, from which
+  its first-report grace period counts (domain.progress, ZHITONG_PROGRESS_GRACE_DAYS);
 - a project's contacts become the file's list; contacts who joined through an invite (no person
   id) stay;
 - a telegram_id in the file binds that account; a person without one keeps any binding they
@@ -27,9 +29,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.models import Account, Category, Project, ProjectContact, Unit
+from storage.models import Account, Category, Project, ProjectContact, ProjectEvent, Unit
 from storage.orgfile import OrgFileError, OrgSpec
 from storage.uow import UnitOfWork
+
+# The ProjectEvent action that records when a project entered the desk.
+PROJECT_LOADED = "loaded"
 
 
 @dataclass
@@ -191,6 +196,7 @@ async def do_load_org(uow: UnitOfWork, spec: OrgSpec, now: datetime) -> LoadSumm
         p.code: p for p in (await s.execute(select(Project).order_by(Project.id))).scalars()
     }
     summary.projects.total = len(spec.projects)
+    new_projects: list[Project] = []
     for pr in spec.projects:
         values = {
             "name": pr.name,
@@ -210,10 +216,14 @@ async def do_load_org(uow: UnitOfWork, spec: OrgSpec, now: datetime) -> LoadSumm
             project = Project(code=pr.code, **values)
             s.add(project)
             projects[pr.code] = project
+            new_projects.append(project)
             summary.projects.created += 1
         elif _assign(project, values):
             summary.projects.updated += 1
     await s.flush()
+    for project in new_projects:
+        s.add(ProjectEvent(project_id=project.id, actor_id=None, action=PROJECT_LOADED,
+                           from_value=None, to_value=None, note=None, data={}, created_at=now))
 
     # --- contacts: the file's list for people of the file; invited contacts stay ----------
     managed = {a.id for a in by_key.values()}

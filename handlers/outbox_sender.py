@@ -8,6 +8,7 @@ kept per chat: when one message to a chat must wait, the later ones to that chat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -57,6 +58,7 @@ class OutboxSender:
         global_per_second: float = 25.0,
         batch: int = 10,
         lease: timedelta = LEASE,
+        linger: float = 0.02,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.uow_factory = uow_factory
@@ -66,6 +68,11 @@ class OutboxSender:
         self.global_interval = 1.0 / global_per_second if global_per_second > 0 else 0.0
         self.batch = batch
         self.lease = lease
+        # After a wake-up, wait this long before claiming, so that the messages of updates
+        # being applied right now go out in the same round (one claim and one record for
+        # several messages instead of two transactions each).
+        self.linger = linger
+        self._last_claimed = 0
         self._mono = monotonic
         self._chat_next: dict[int, float] = {}
         # Chats whose oldest message waits out a retry: nothing later to them goes first.
@@ -113,15 +120,21 @@ class OutboxSender:
             except Exception:  # keep the loop alive; the rows stay pending
                 log.exception("outbox delivery round failed")
                 delivered = 0
-            if delivered:
-                continue
-            self._wake.clear()
-            waiters = [asyncio.ensure_future(self._wake.wait()),
-                       asyncio.ensure_future(stop.wait())]
-            _, pending = await asyncio.wait(waiters, timeout=idle_seconds,
-                                            return_when=asyncio.FIRST_COMPLETED)
-            for w in pending:
-                w.cancel()
+            if delivered and self._last_claimed >= self.batch:
+                continue  # a full round: more may be waiting
+            if not delivered:
+                self._wake.clear()
+                waiters = [asyncio.ensure_future(self._wake.wait()),
+                           asyncio.ensure_future(stop.wait())]
+                done, pending = await asyncio.wait(waiters, timeout=idle_seconds,
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                for w in pending:
+                    w.cancel()
+                if not done:
+                    continue  # idle timeout: look for rows that became due
+            if self.linger > 0 and not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.linger)
 
     async def deliver_once(self) -> int:
         """One round: claim due rows, send what pacing allows. Returns rows finished."""
@@ -129,6 +142,7 @@ class OutboxSender:
         async with self.uow_factory() as uow:
             rows = list(await uow.outbox.claim_due(now, self.batch, self.lease))
             await uow.commit()
+        self._last_claimed = len(rows)
         if not rows:
             return 0
         self._claimed.update(r.id for r in rows)

@@ -36,6 +36,7 @@ from handlers import outmsg, reporting, texts
 from handlers import progress_texts as pt
 from handlers.callbacks import encode
 from handlers.context import Ctx
+from handlers.org import PROJECT_LOADED
 from handlers.outmsg import Buttons
 from handlers.tagging import TaggerLike
 from storage.models import Account, Draft, ProgressReport, Project, ProjectEvent, Ticket
@@ -100,9 +101,15 @@ class ProgressPlugin:
 
 
 def colour_rules(config: object) -> dp.ColourRules:
-    """The thresholds: `config.colour_rules` when the deployment sets one, else the defaults."""
+    """The thresholds: `config.colour_rules` when the deployment sets one, else the defaults
+    with the deployment's first-report grace period (`config.progress_grace_days`)."""
     rules = getattr(config, "colour_rules", None)
-    return rules if isinstance(rules, dp.ColourRules) else dp.ColourRules()
+    if isinstance(rules, dp.ColourRules):
+        return rules
+    grace = getattr(config, "progress_grace_days", None)
+    if isinstance(grace, int) and grace >= 0:
+        return dp.ColourRules(first_report_grace_days=grace)
+    return dp.ColourRules()
 
 
 # --- project state (shared with the sweeps and the CLI) -----------------------------------------
@@ -163,6 +170,17 @@ async def load_states(uow: UnitOfWork, now: datetime, tz: ZoneInfo, rules: dp.Co
         if at is not None:
             urgent[pid] = at
 
+    # When the projects that never reported entered the desk (their first-report grace period).
+    entered: dict[int, datetime] = {}
+    never = [pid for pid in ids if pid not in last]
+    if never:
+        q5 = select(ProjectEvent.project_id, func.min(ProjectEvent.created_at)).where(
+            ProjectEvent.project_id.in_(never), ProjectEvent.action == PROJECT_LOADED,
+        ).group_by(ProjectEvent.project_id)
+        for pid, at in (await s.execute(q5)).all():
+            if at is not None:
+                entered[pid] = at
+
     out = []
     for p in plist:
         completed = dp.completed_in_year(amounts.get(p.id, []), today.year)
@@ -176,6 +194,7 @@ async def load_states(uow: UnitOfWork, now: datetime, tz: ZoneInfo, rules: dp.Co
             planned_start=p.planned_start,
             planned_finish=p.planned_finish,
             urgent_open_days=(now - since).total_seconds() / 86400 if since else None,
+            entered_on=entered[p.id].astimezone(tz).date() if p.id in entered else None,
         )
         out.append(ProjectState(p, completed, last_at, open_counts.get(p.id, 0), since,
                                 dp.assess_colour(facts, rules)))

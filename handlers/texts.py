@@ -260,6 +260,11 @@ def transferred_notice(number: str, unit: str) -> str:
     return f"↪ 诉求 #{esc(number)} 已转办至 {esc(unit)}。"
 
 
+def transfer_history_note(from_unit: str, to_unit: str) -> str:
+    """The /ticket history note of a 转办: which unit handed it to which."""
+    return f"{from_unit} → {to_unit}"
+
+
 def returned_done(number: str) -> str:
     return f"↩ 诉求 #{esc(number)} 已退回重点项目办重新分派。"
 

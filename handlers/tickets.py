@@ -18,7 +18,7 @@ from domain.permissions import Actor, TicketScope, check_may, may_report, may_se
 from handlers import notify
 from handlers.context import Ctx
 from handlers.deadlines import accept_due, resolve_due
-from storage.models import Account, Category, Project, TagCorrection, Ticket, TicketEvent, Unit
+from storage.models import Account, Category, Project, Ticket, TicketEvent, Unit
 
 
 def scope_of(ticket: Ticket) -> TicketScope:
@@ -238,6 +238,13 @@ async def check_accept(ctx: Ctx, ticket_id: int) -> Ticket:
 
 
 async def check_transfer(ctx: Ctx, ticket_id: int, unit_id: int) -> Ticket:
+    """转办: the ticket is submitted again at another unit (DESIGN §4).
+
+    Only the handling unit (and the accept deadline, which is the new unit's to meet) changes.
+    The category describes the problem, not who handles it — routing may send a category to a
+    unit other than its default (project overrides, re-routing by the dispatcher) — so it is kept,
+    and with it the statistics by category and the ledger's 问题类别.
+    """
     ticket = await _fresh(ctx, ticket_id)
     actor = _guard(ctx, Action.TRANSFER, ticket)
     target = await ctx.uow.org.unit(unit_id)
@@ -246,30 +253,20 @@ async def check_transfer(ctx: Ctx, ticket_id: int, unit_id: int) -> Ticket:
     if target.id == ticket.unit_id:
         raise InvalidInput(dtexts.TRANSFER_SAME_UNIT)
     old_unit = ticket.unit_id
-    old_category = ticket.category_code
+    source = await ctx.uow.org.unit(old_unit)
     values: dict[str, Any] = {
         "unit_id": target.id,
         "accept_due_at": accept_due(ctx.now, ticket.urgent, ctx.config),
     }
-    # Moving to another category's default unit is a correction of the tag (feeds the corpus).
-    new_category = await _category_of_unit(ctx, target.id)
-    if new_category is not None and new_category.code != old_category:
-        values["category_code"] = new_category.code
-        ctx.uow.tickets.add_correction(TagCorrection(
-            text=ticket.text, old_category=old_category, new_category=new_category.code,
-            source="transfer", ticket_id=ticket.id, created_at=ctx.now,
-        ))
     action = Action.REROUTE if actor.is_dispatcher and ticket.returned_reason else Action.TRANSFER
-    event = await _move(ctx, ticket, Action.TRANSFER, values,
-                        data={"from_unit": old_unit, "to_unit": target.id, "kind": str(action)})
+    event = await _move(ctx, ticket, Action.TRANSFER, values, data={
+        "from_unit": old_unit, "to_unit": target.id,
+        "from_unit_code": source.code if source else None, "to_unit_code": target.code,
+        "category": ticket.category_code, "kind": str(action),
+    })
     await notify.notify_new_ticket(ctx, ticket, event)
     await notify.notify_cards_refresh(ctx, ticket, event)
     return ticket
-
-
-async def _category_of_unit(ctx: Ctx, unit_id: int) -> Category | None:
-    matches = [c for c in await ctx.uow.org.categories() if c.unit_id == unit_id]
-    return matches[0] if len(matches) == 1 else None
 
 
 async def check_return(ctx: Ctx, ticket_id: int, reason: str) -> Ticket:

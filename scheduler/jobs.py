@@ -9,8 +9,8 @@ The ladder of an open ticket (submitted or in progress), in local time:
 - ``accept``: not accepted by the accept deadline → the unit is reminded, the dispatcher told;
 - ``before``: 1 working day before the due time (urgent: ``urgent_remind_before_hours`` before);
 - ``due``: at the due time;
-- ``overdue`` (督办): at ``DUBAN_AT`` on every working day after the due date, naming the working
-  days overdue;
+- ``overdue`` (督办): at ``config.morning_push_at`` (``ZHITONG_MORNING_PUSH_AT``, default 09:00
+  local) on every working day after the due date, naming the working days overdue;
 - ``leader``: once, at the 督办 of the ``escalate_leader_after_days``-th overdue working day;
 - ``admin``: once, at the 督办 of the ``escalate_admin_after_days``-th overdue working day.
 
@@ -40,8 +40,7 @@ from domain.calendar import (
 from handlers.config import DeskConfig
 from storage.models import SWEEP_NOW
 
-# The daily 督办 goes out at the start of the office day.
-DUBAN_AT = time(9, 0)
+# The daily 督办 goes out at the start of the office day: `config.morning_push_at`.
 # The weekly bulletin (周通报, Mondays) and the monthly ranking (月排名, on the 1st); one missed
 # while the process was down is still sent within CATCH_UP of its time, and is dropped after that.
 BULLETIN_AT = time(8, 30)
@@ -112,6 +111,7 @@ def plan_ticket(facts: TicketFacts, now: datetime, config: DeskConfig) -> Plan:
 
 def _plan_open(f: TicketFacts, now: datetime, config: DeskConfig) -> Plan:
     tz = config.timezone
+    duban_at = config.morning_push_at
     prev = _previous(f)
     steps: list[DueStep] = []
     future: list[datetime] = []
@@ -126,7 +126,7 @@ def _plan_open(f: TicketFacts, now: datetime, config: DeskConfig) -> Plan:
     due = f.due_at
     due_day = local_date(due, tz)
     before = before_due_at(due, f.urgent, config)
-    first_duban = at_local(add_working_days(due_day, 1), DUBAN_AT, tz)
+    first_duban = at_local(add_working_days(due_day, 1), duban_at, tz)
     if now < before:
         future.append(before)
     elif now < due:
@@ -136,7 +136,7 @@ def _plan_open(f: TicketFacts, now: datetime, config: DeskConfig) -> Plan:
         steps.append(DueStep(Step.DUE, due_day))
         future.append(first_duban)
     else:
-        slot = latest_working_slot(due_day, DUBAN_AT, now, tz)
+        slot = latest_working_slot(due_day, duban_at, now, tz)
         assert slot is not None  # now >= first_duban
         days = working_days_between(due_day, slot)
         steps.append(DueStep(Step.OVERDUE, slot, days))
@@ -145,10 +145,13 @@ def _plan_open(f: TicketFacts, now: datetime, config: DeskConfig) -> Plan:
             if n <= 0:
                 continue
             day_n = add_working_days(due_day, n)
-            at = at_local(day_n, DUBAN_AT, tz)
-            if at <= now and (prev is None or at >= prev):
+            at = at_local(day_n, duban_at, tz)
+            # Not sent by an earlier visit: that visit planned this one (`prev`) for day_n or
+            # later. Compared by day, not by time, so a visit stored under another 督办 time
+            # (ZHITONG_MORNING_PUSH_AT changed from 09:00 to 08:00) still sends the escalation.
+            if at <= now and (prev is None or day_n >= local_date(prev, tz)):
                 steps.append(DueStep(step, day_n, days))
-        future.append(next_working_slot(due_day, DUBAN_AT, now, tz))
+        future.append(next_working_slot(due_day, duban_at, now, tz))
     return Plan(tuple(steps), min(future))
 
 

@@ -15,7 +15,8 @@ returns the idempotency keys it added to the outbox. The truth is in the databas
   the commit, or a restart after downtime never send anything twice.
 
 A sweep's cost is the work that is due, not the number of open tickets: a steady-state sweep is a
-handful of indexed queries; the 09:00 督办 burst touches the overdue tickets once a day.
+handful of indexed queries; the morning 督办 burst (``config.morning_push_at``, 09:00 by default)
+touches the overdue tickets once a day.
 
 Quiet hours (``config.quiet_start``–``quiet_end`` local): non-urgent pushes get ``not_before`` the
 end of the quiet period; urgent ones go at once.

@@ -285,7 +285,7 @@ class ProjectEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
-    action: Mapped[str] = mapped_column(String(32))  # colour | stage | milestone_refused
+    action: Mapped[str] = mapped_column(String(32))  # loaded | colour | stage | milestone_refused
     from_value: Mapped[str | None] = mapped_column(String(32))
     to_value: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)

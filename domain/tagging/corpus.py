@@ -142,7 +142,10 @@ def build_model(
 
 @dataclass(frozen=True, slots=True)
 class CorrectionRecord:
-    """A category someone fixed: by the reporter (改类别) or by a transfer to another unit."""
+    """A category someone fixed: the reporter's 改类别 before submitting.
+
+    A transfer (转办) is not a correction: it changes who handles a ticket, not its category.
+    """
 
     text: str
     old_category: str

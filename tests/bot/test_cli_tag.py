@@ -201,6 +201,10 @@ def test_corrections_export_reads_the_database(sqlite_url: str, tmp_path: Path,
             uow.tickets.add_correction(TagCorrection(
                 text="厂区门口的路一直没修,大车进不来", old_category="utilities",
                 new_category="logistics", source="reporter", created_at=datetime.now(UTC)))
+            # An old transfer's re-label is not a correction of the tag and is left out.
+            uow.tickets.add_correction(TagCorrection(
+                text="规划许可证一直办不下来", old_category="approval",
+                new_category="policy", source="transfer", created_at=datetime.now(UTC)))
             await uow.commit()
         await engine.dispose()
 

@@ -22,4 +22,5 @@ def test_demo_story_ends_with_one_closed_and_one_rerouted_ticket(tmp_path: Path)
     assert len(states) == 2
     assert "已办结" in states[0] and "重办 1 次" in states[0] and "满意" in states[0]
     assert "办理中" in states[1] and "演示县发改局" in states[1]
+    assert "类别 approval" in states[1]  # re-routed to 发改局, still an approval problem
     assert any(line.startswith("  受理 2 件") for line in lines)

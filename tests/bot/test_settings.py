@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import time
 
-from bot.settings import Settings
+import pytest
+from click.testing import CliRunner
+
+from bot import texts
+from bot.cli import main
+from bot.settings import Settings, SettingsError
 
 
 def test_environment_reaches_the_desk_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,3 +23,48 @@ def test_environment_reaches_the_desk_config(monkeypatch: pytest.MonkeyPatch) ->
             config.progress_remind_day) == (2, 3, 20)
     assert config.quiet_start.strftime("%H:%M") == "21:30"
     assert str(config.timezone) == "Asia/Urumqi" and config.bot_username == "some_bot"
+
+
+def test_morning_push_and_grace_days_reach_the_desk_config(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().desk_config().morning_push_at, Settings().progress_grace_days) == (
+        time(9, 0), 28)
+    monkeypatch.setenv("ZHITONG_MORNING_PUSH_AT", "8:15")
+    monkeypatch.setenv("ZHITONG_PROGRESS_GRACE_DAYS", "14")
+    settings = Settings()
+    assert settings.morning_push_at == "08:15"
+    config = settings.desk_config()
+    assert (config.morning_push_at, config.progress_grace_days) == (time(8, 15), 14)
+
+
+@pytest.mark.parametrize("value", ["25:00", "9am", "09:60", "0900", ""])
+def test_a_bad_morning_push_time_is_refused_in_chinese(monkeypatch: pytest.MonkeyPatch,
+                                                       value: str) -> None:
+    monkeypatch.setenv("ZHITONG_MORNING_PUSH_AT", value)
+    with pytest.raises(SettingsError) as caught:
+        Settings()
+    message = caught.value.format_message()
+    assert message.startswith(texts.SETTINGS_INVALID)
+    assert caught.value.problems == [texts.SETTING_PROBLEM.format(
+        name="ZHITONG_MORNING_PUSH_AT", value=value, reason=texts.BAD_CLOCK_TIME)]
+
+
+def test_negative_grace_days_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHITONG_PROGRESS_GRACE_DAYS", "-3")
+    with pytest.raises(SettingsError) as caught:
+        Settings()
+    assert caught.value.problems == [texts.SETTING_PROBLEM.format(
+        name="ZHITONG_PROGRESS_GRACE_DAYS", value="-3", reason=texts.BAD_GRACE_DAYS)]
+
+
+@pytest.mark.parametrize("command", [["run"], ["sweep", "--now", "2026-11-24T09:00+08:00"]])
+def test_zhitong_reports_bad_settings_without_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                          command: list[str]) -> None:
+    monkeypatch.setenv("ZHITONG_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("ZHITONG_MORNING_PUSH_AT", "25:00")
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines() == [texts.SETTINGS_INVALID, texts.SETTING_PROBLEM.format(
+        name="ZHITONG_MORNING_PUSH_AT", value="25:00", reason=texts.BAD_CLOCK_TIME)]

@@ -32,6 +32,7 @@ from domain.progress import (
     reported_period,
     year_elapsed_share,
 )
+from domain.texts import reason_first_report_grace
 
 TODAY = date(2026, 7, 2)  # day 183 of 365
 SHARE = 183 / 365
@@ -254,6 +255,67 @@ def test_thresholds_are_configurable() -> None:
         ColourRules(black_behind_ratio=0.7, red_behind_ratio=0.6)
     with pytest.raises(ValueError):
         ColourRules(red_silent_weeks=9, black_silent_weeks=8)
+
+
+# --- the first-report grace period of a newly loaded project ------------------------------------
+
+
+def never_reported(entered_days_ago: int | None, **kw: object) -> ProjectFacts:
+    """Never reported, no amount (so the completion rules would call it far behind), silent
+    since a planned start ten weeks ago; entered the desk `entered_days_ago` days ago."""
+    base: dict[str, object] = {
+        "rate": 0.0, "silent": None, "planned_start": TODAY - timedelta(weeks=10),
+        "entered_on": None if entered_days_ago is None
+        else TODAY - timedelta(days=entered_days_ago),
+    }
+    base.update(kw)
+    return facts(**base)  # type: ignore[arg-type]
+
+
+def test_without_an_entry_date_never_reported_is_black_as_before() -> None:
+    verdict = assess_colour(never_reported(None))
+    assert verdict.colour is Colour.BLACK
+    assert any("从未报送" in r for r in verdict.reasons)
+    assert any("远低于时间进度" in r for r in verdict.reasons)
+
+
+def test_inside_the_grace_period_never_reported_is_yellow() -> None:
+    for days in (0, 1, 27):
+        verdict = assess_colour(never_reported(days))
+        assert verdict.colour is Colour.YELLOW, days
+        last_day = TODAY - timedelta(days=days) + timedelta(days=27)
+        assert verdict.reasons == (reason_first_report_grace(last_day),)
+        assert verdict.never_reported
+    # Without a planned start it would be red for "从未报送进度"; inside the grace: yellow.
+    assert colour(never_reported(3, planned_start=None)) is Colour.YELLOW
+
+
+def test_after_the_grace_period_the_rules_apply_again() -> None:
+    verdict = assess_colour(never_reported(28))
+    assert verdict.colour is Colour.BLACK
+    assert any("从未报送" in r for r in verdict.reasons)
+    red = assess_colour(never_reported(28, planned_start=None, rate=1.0))
+    assert red.colour is Colour.RED and red.reasons == ("从未报送进度",)
+    assert colour(never_reported(400)) is Colour.BLACK
+
+
+def test_grace_length_comes_from_the_rules() -> None:
+    week = ColourRules(first_report_grace_days=7)
+    assert colour(never_reported(6), week) is Colour.YELLOW
+    assert colour(never_reported(7), week) is Colour.BLACK
+    off = ColourRules(first_report_grace_days=0)
+    assert colour(never_reported(0), off) is Colour.BLACK
+    with pytest.raises(ValueError):
+        ColourRules(first_report_grace_days=-1)
+
+
+def test_grace_is_only_for_missing_reports() -> None:
+    # An urgent ticket open too long is black even for a project in its grace period.
+    verdict = assess_colour(never_reported(2, urgent_open_days=9))
+    assert verdict.colour is Colour.BLACK and verdict.reasons == ("有紧急诉求已 9 天未办结",)
+    # Once it has reported, the entry date does not matter: judged on its reports at once.
+    reported = facts(rate=0.0, silent=0, entered_on=TODAY - timedelta(days=2))
+    assert colour(reported) is Colour.BLACK
 
 
 # --- permissions --------------------------------------------------------------------------------

@@ -117,3 +117,20 @@ async def test_stats_summary_and_chart_reach_the_admin(world: World) -> None:
     assert "受理" in summary
     await world.say(HAN, "/stats")
     assert "/stats" not in world.text(HAN) and world.text(HAN)  # refused politely, not a crash
+
+
+async def test_a_refused_toast_loses_nothing_and_alarms_no_one(world: World) -> None:
+    # Telegram refuses answerCallbackQuery for a query answered before a restart or too old;
+    # the press itself was applied, so the person sees its result and no error message.
+    await world.say(HAN, HV_LINE)
+    world.emu.fail_next("answerCallbackQuery", status=400, count=1,
+                        description="query is too old and response timeout expired or "
+                                    "query ID is invalid")
+    await world.press(HAN, "提交")
+    assert "诉求编号" in world.text(HAN)
+    assert texts.BTN_ACCEPT in world.words(world.with_button(ZHOU, "受理"))
+    # No "system error" alert or message in place of the lost toast.
+    assert texts.SYSTEM_ERROR not in [a.get("text") for a in world.emu.callback_answers]
+    assert texts.SYSTEM_ERROR not in [m.get("text") for m in world.messages(HAN)]
+    assert len(await world.tickets()) == 1
+    assert world.emu.pending_updates() == []  # acknowledged, not handed out again

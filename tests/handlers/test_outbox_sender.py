@@ -321,3 +321,78 @@ async def test_an_edit_claimed_before_its_original_waits_for_it(
         await s.deliver_once()
     assert [text for _, _, text, _ in t.delivered] == ["card", "edit"]
     assert t.delivered[1][3] == t.sent_ids["card"]
+
+
+class RoundSpy:
+    """Counts the sender's claims that found rows and the sizes of its "sent" writes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from storage.repositories import OutboxRepo
+
+        self.claims: list[int] = []
+        self.sent_writes: list[int] = []
+        claim, finish = OutboxRepo.claim_due, OutboxRepo.finish_sent
+        spy = self
+
+        async def claim_due(repo: OutboxRepo, *args: Any, **kwargs: Any) -> Any:
+            rows = await claim(repo, *args, **kwargs)
+            if rows:
+                spy.claims.append(len(rows))
+            return rows
+
+        async def finish_sent(repo: OutboxRepo, sent: Any, now: Any) -> None:
+            spy.sent_writes.append(len(sent))
+            await finish(repo, sent, now)
+
+        monkeypatch.setattr(OutboxRepo, "claim_due", claim_due)
+        monkeypatch.setattr(OutboxRepo, "finish_sent", finish_sent)
+
+
+async def until_delivered(t: RecordingTransport, n: int, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if len(t.delivered) >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"{len(t.delivered)} of {n} delivered")
+
+
+async def test_messages_enqueued_while_the_sender_lingers_share_one_round(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = RoundSpy(monkeypatch)
+    t = RecordingTransport()
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=0,
+                     linger=0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=30))
+    await asyncio.sleep(0.05)  # idle, waiting to be woken
+    await enqueue(uow_factory, clock.now(), A, "first")
+    s.wake()
+    await asyncio.sleep(0.05)  # lingering: the next update's messages arrive meanwhile
+    await enqueue(uow_factory, clock.now(), B, "second")
+    await enqueue(uow_factory, clock.now(), A, "third")
+    s.wake()
+    await until_delivered(t, 3)
+    stop.set()
+    await task
+    assert t.texts() == ["first", "second", "third"]
+    assert spy.claims == [3] and spy.sent_writes == [3]  # one claim, one write for three
+    async with uow_factory() as uow:
+        rows = await uow.outbox.all()
+        assert {(r.status, r.message_id, r.attempts, r.claimed_until) for r in rows} == {
+            ("sent", t.sent_ids["first"], 1, None), ("sent", t.sent_ids["second"], 1, None),
+            ("sent", t.sent_ids["third"], 1, None)}
+
+
+async def test_each_send_is_recorded_before_the_sender_waits_for_pacing(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # At production pacing a crash can repeat at most the message in flight.
+    spy = RoundSpy(monkeypatch)
+    t = RecordingTransport()
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=20,
+                     linger=0)
+    for key in ("p1", "p2", "p3"):
+        await enqueue(uow_factory, clock.now(), A, key)
+    assert await s.deliver_once() == 3
+    assert spy.claims == [3] and spy.sent_writes == [1, 1, 1]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from domain.progress import ColourRules
 from handlers import progress, texts
 from handlers import progress_texts as pt
 from storage.models import ProgressReport, Project, ProjectEvent, Ticket
@@ -313,7 +314,9 @@ async def test_guided_form_gives_up_after_two_unreadable_amounts(d: Dialog) -> N
 async def test_project_view_shows_the_recorded_colour_and_the_live_one(d: Dialog) -> None:
     from handlers.progress_sweeps import sweep_project_colours
 
-    await sweep_project_colours(d.desk.uow_factory, d.clock.now(), d.desk.config)
+    # Recorded without the first-report grace period (the projects were loaded just now).
+    await sweep_project_colours(d.desk.uow_factory, d.clock.now(), d.desk.config,
+                                rules=ColourRules(first_report_grace_days=0))
     await d.say(HAN, "本月完成投资110000万元")
     await d.press(HAN, "提交")
     await d.say(HAN, "/project P2026-001")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from domain.clock import FrozenClock
 from domain.progress import ColourRules
+from domain.texts import reason_first_report_grace
 from handlers.config import DeskConfig
 from handlers.progress_sweeps import sweep_project_colours, sweep_report_reminders
 from storage.models import OutboxMessage, ProgressReport, Project, ProjectEvent
@@ -16,6 +18,8 @@ from tests.factories import account, load_example_org, project, submit
 
 # 2026-11-24 09:00 Beijing (the shared clock fixture).
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+# The organisation was loaded two months earlier: the first-report grace period is over.
+LOADED = NOW - timedelta(days=60)
 
 
 async def add_report(uow_factory: Any, code: str, amount: float | None, at: datetime,
@@ -58,7 +62,7 @@ async def ids(uow_factory: Any, *keys: str) -> list[int]:
 
 async def test_letters_go_once_to_lead_unit_and_leader(uow_factory: Any, clock: FrozenClock,
                                                        config: DeskConfig) -> None:
-    await load_example_org(uow_factory, clock.now())
+    await load_example_org(uow_factory, LOADED)
     keys = await sweep_project_colours(uow_factory, NOW, config)
     feng, li, wei = await ids(uow_factory, "feng", "li", "wei")
     # Nobody ever reported: every project has been silent since its planned start → black.
@@ -84,9 +88,69 @@ async def test_letters_go_once_to_lead_unit_and_leader(uow_factory: Any, clock: 
     assert len(await colour_events(uow_factory)) == 3
 
 
+async def test_no_letter_in_the_first_report_grace_period_then_one(
+        uow_factory: Any, clock: FrozenClock, config: DeskConfig) -> None:
+    # A fresh deployment: the organisation is loaded now and nobody has reported yet.
+    await load_example_org(uow_factory, NOW)
+    assert config.progress_grace_days == 28
+    assert await sweep_project_colours(uow_factory, NOW, config) == []
+    assert await outbox(uow_factory, "colour:") == []
+    assert await colour_events(uow_factory) == [
+        ("P2026-001", None, "yellow"), ("P2026-002", None, "yellow"),
+        ("P2026-003", None, "yellow")]
+    async with uow_factory() as uow:
+        p = await project(uow, "P2026-001")
+        ev = (await uow.session.execute(select(ProjectEvent).where(
+            ProjectEvent.project_id == p.id, ProjectEvent.action == "colour"))).scalars().one()
+        # Loaded on 24 Nov: 28 days of grace, the last one 21 Dec.
+        assert ev.note == reason_first_report_grace(date(2026, 12, 21))
+
+    # The grace period's last day: still nothing.
+    assert await sweep_project_colours(uow_factory, NOW + timedelta(days=27), config) == []
+    assert await outbox(uow_factory, "colour:") == []
+
+    # 28 days after loading: silent since the planned start → black, one 提醒函 each.
+    after = NOW + timedelta(days=28)
+    keys = await sweep_project_colours(uow_factory, after, config)
+    feng, li, wei, sun = await ids(uow_factory, "feng", "li", "wei", "sun")
+    assert sorted(keys) == sorted([
+        f"colour:P2026-001:black:2026-12-22:{feng}", f"colour:P2026-001:black:2026-12-22:{li}",
+        f"colour:P2026-002:black:2026-12-22:{feng}", f"colour:P2026-002:black:2026-12-22:{sun}",
+        f"colour:P2026-003:black:2026-12-22:{wei}", f"colour:P2026-003:black:2026-12-22:{li}",
+    ])
+    assert await sweep_project_colours(uow_factory, after + timedelta(hours=1), config) == []
+    assert await sweep_project_colours(uow_factory, after + timedelta(days=1), config) == []
+    assert len(await outbox(uow_factory, "colour:")) == 6
+
+
+async def test_a_project_that_reported_in_its_grace_period_is_judged_at_once(
+        uow_factory: Any, clock: FrozenClock, config: DeskConfig) -> None:
+    await load_example_org(uow_factory, NOW)
+    # P2026-001 reports a small amount: far behind the plan, so black despite being new.
+    await add_report(uow_factory, "P2026-001", 100, NOW)
+    feng, li = await ids(uow_factory, "feng", "li")
+    assert sorted(await sweep_project_colours(uow_factory, NOW, config)) == sorted([
+        f"colour:P2026-001:black:2026-11-24:{feng}", f"colour:P2026-001:black:2026-11-24:{li}"])
+
+
+async def test_grace_days_come_from_the_config(uow_factory: Any, clock: FrozenClock,
+                                               config: DeskConfig) -> None:
+    await load_example_org(uow_factory, NOW)
+    week = replace(config, progress_grace_days=7)
+    assert await sweep_project_colours(uow_factory, NOW + timedelta(days=6), week) == []
+    assert len(await sweep_project_colours(uow_factory, NOW + timedelta(days=7), week)) == 6
+
+
+async def test_loading_the_file_again_does_not_restart_the_grace(
+        uow_factory: Any, clock: FrozenClock, config: DeskConfig) -> None:
+    await load_example_org(uow_factory, LOADED)
+    await load_example_org(uow_factory, NOW)  # the same file, two months later
+    assert len(await sweep_project_colours(uow_factory, NOW, config)) == 6
+
+
 async def test_colour_changes_are_stored_and_audited(uow_factory: Any, clock: FrozenClock,
                                                      config: DeskConfig) -> None:
-    await load_example_org(uow_factory, clock.now())
+    await load_example_org(uow_factory, LOADED)
     await sweep_project_colours(uow_factory, NOW, config)
     # P2026-001 reports 110000 万元 this year: 91.7% of the plan, ahead of 87.9% elapsed.
     await add_report(uow_factory, "P2026-001", 110000, NOW)
@@ -113,7 +177,7 @@ async def test_colour_changes_are_stored_and_audited(uow_factory: Any, clock: Fr
 
 async def test_thresholds_come_from_the_rules(uow_factory: Any, clock: FrozenClock,
                                               config: DeskConfig) -> None:
-    await load_example_org(uow_factory, clock.now())
+    await load_example_org(uow_factory, LOADED)
     await add_report(uow_factory, "P2026-001", 110000, NOW - timedelta(days=30))
     await sweep_project_colours(uow_factory, NOW, config)
     assert (await stored_colour(uow_factory, "P2026-001"))[0] == "red"  # 30 days silent
@@ -124,7 +188,7 @@ async def test_thresholds_come_from_the_rules(uow_factory: Any, clock: FrozenClo
 
 async def test_urgent_ticket_open_too_long_turns_black(uow_factory: Any, clock: FrozenClock,
                                                        config: DeskConfig) -> None:
-    await load_example_org(uow_factory, clock.now())
+    await load_example_org(uow_factory, LOADED)
     await add_report(uow_factory, "P2026-001", 110000, NOW)
     await submit(uow_factory, NOW - timedelta(days=8), config, urgent=True,
                  text="工地被阻工,已经停工两天,急")
@@ -133,13 +197,13 @@ async def test_urgent_ticket_open_too_long_turns_black(uow_factory: Any, clock: 
     async with uow_factory() as uow:
         p = await project(uow, "P2026-001")
         ev = (await uow.session.execute(select(ProjectEvent).where(
-            ProjectEvent.project_id == p.id))).scalars().one()
+            ProjectEvent.project_id == p.id, ProjectEvent.action == "colour"))).scalars().one()
         assert "紧急诉求" in (ev.note or "")
 
 
 async def test_letters_wait_for_the_end_of_quiet_hours(uow_factory: Any, clock: FrozenClock,
                                                        config: DeskConfig) -> None:
-    await load_example_org(uow_factory, clock.now())
+    await load_example_org(uow_factory, LOADED)
     night = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)  # 02:00 in Beijing
     await sweep_project_colours(uow_factory, night, config)
     letters = await outbox(uow_factory, "colour:")
@@ -149,7 +213,7 @@ async def test_letters_wait_for_the_end_of_quiet_hours(uow_factory: Any, clock: 
 
 async def test_monthly_reminders_once_per_project_and_month(uow_factory: Any, clock: FrozenClock,
                                                             config: DeskConfig) -> None:
-    await load_example_org(uow_factory, clock.now())
+    await load_example_org(uow_factory, LOADED)
     han, yang = await ids(uow_factory, "han", "yang")
     assert await sweep_report_reminders(uow_factory, NOW, config) == []  # the 24th: too early
 
@@ -171,5 +235,5 @@ async def test_monthly_reminders_once_per_project_and_month(uow_factory: Any, cl
 
 async def test_reminder_day_is_configurable(uow_factory: Any, clock: FrozenClock,
                                             config: DeskConfig) -> None:
-    await load_example_org(uow_factory, clock.now())
+    await load_example_org(uow_factory, LOADED)
     assert await sweep_report_reminders(uow_factory, NOW, config, day_of_month=20)

@@ -223,9 +223,14 @@ async def test_transfer_to_another_unit(story: Story) -> None:
     e = await story.step("qian", t.id, lambda ctx: check_transfer(ctx, t.id, gdgs))
     assert_event(e, action="transfer", actor=qian, role="official", from_status="submitted",
                  to_status="submitted")
-    assert e.data["to_unit"] == gdgs and e.data["kind"] == "transfer"
+    zrzyj = await story.unit_id("zrzyj")
+    assert e.data == {"from_unit": zrzyj, "to_unit": gdgs, "from_unit_code": "zrzyj",
+                      "to_unit_code": "gdgs", "category": "land", "kind": "transfer"}
     t = await story.ticket(t.id)
-    assert t.unit_id == gdgs and t.category_code == "utilities"  # the tag is corrected too
+    # The unit changes; the category (the problem) does not, and no tag correction is recorded.
+    assert t.unit_id == gdgs and t.category_code == "land"
+    async with story.uow_factory() as uow:
+        assert list(await uow.tickets.corrections()) == []
     assert any(m.chat_id == 900012 and m.idem_key.startswith(f"card:{t.id}:{e.id}:")
                for m in await story.outbox())  # zhou of gdgs now has the card
     # The old unit lost it; the new one has it.
@@ -265,7 +270,8 @@ async def test_return_then_dispatcher_reroutes(story: Story) -> None:
                  to_status="submitted")
     assert e.data["kind"] == "reroute" and e.data["from_unit"] == zdb
     t = await story.ticket(t.id)
-    assert (t.unit_id, t.category_code, t.status) == (xzspj, "approval", "submitted")
+    # Re-routing moves the ticket, not its category (as filed, 用地保障).
+    assert (t.unit_id, t.category_code, t.status) == (xzspj, "land", "submitted")
     await story.step("wu", t.id, accept(t.id))
 
 

@@ -23,13 +23,14 @@ def invoke(*args: str) -> Result:
 
 @pytest.fixture
 def ticket_number(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The example organisation and one `site` ticket reported Tue 24 Nov 2026 09:00."""
+    """The example organisation (loaded in September: the projects' first-report grace period
+    is over) and one `site` ticket reported Tue 24 Nov 2026 09:00."""
     monkeypatch.setenv("ZHITONG_DATABASE_URL", database_url)
 
     async def setup() -> str:
         engine, factory = make_uow_factory(database_url)
         try:
-            await load_example_org(factory, bj(2026, 11, 24, 9))
+            await load_example_org(factory, bj(2026, 9, 1, 9))
             t = await submit(factory, bj(2026, 11, 24, 9), DeskConfig(), category="site")
             return t.number
         finally:

@@ -7,7 +7,7 @@ collect the steps due, store the next time.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from handlers.config import DeskConfig
 from scheduler.jobs import Step, TicketFacts, plan_ticket
@@ -112,6 +112,36 @@ def test_escalation_thresholds_come_from_the_config() -> None:
     f = facts(accept_due=bj(2026, 11, 25, 18), due=bj(2026, 11, 27, 18))
     plan = plan_ticket(f, bj(2026, 11, 30, 9), config)
     assert [str(s.step) for s in plan.steps] == ["overdue", "leader"]
+
+
+def test_the_duban_goes_out_at_the_configured_morning_time() -> None:
+    early = replace(CONFIG, morning_push_at=time(7, 45))
+    f = facts(accept_due=bj(2026, 11, 25, 18), due=bj(2026, 11, 27, 18))
+    assert walk(f, bj(2026, 11, 27, 18), bj(2026, 12, 4, 12), early) == [
+        (bj(2026, 11, 27, 18), [("due", "2026-11-27", 0)]),
+        (bj(2026, 11, 30, 7, 45), [("overdue", "2026-11-30", 1)]),
+        (bj(2026, 12, 1, 7, 45), [("overdue", "2026-12-01", 2), ("leader", "2026-12-01", 2)]),
+        (bj(2026, 12, 2, 7, 45), [("overdue", "2026-12-02", 3)]),
+        (bj(2026, 12, 3, 7, 45), [("overdue", "2026-12-03", 4)]),
+        (bj(2026, 12, 4, 7, 45), [("overdue", "2026-12-04", 5), ("admin", "2026-12-04", 5)]),
+    ]
+    # Before the configured time it is still the due reminder's day, not yet 督办.
+    plan = plan_ticket(f, bj(2026, 11, 30, 7, 44), early)
+    assert [str(s.step) for s in plan.steps] == ["due"]
+    assert plan.next_at == bj(2026, 11, 30, 7, 45)
+
+
+def test_moving_the_morning_time_earlier_loses_no_escalation() -> None:
+    # Visit stored under 09:00 for the 分包领导's day (Tue 1 Dec); the deployment now says 08:00.
+    f = replace(facts(accept_due=bj(2026, 11, 25, 18), due=bj(2026, 11, 27, 18)),
+                sweep_at=bj(2026, 12, 1, 9))
+    eight = replace(CONFIG, morning_push_at=time(8, 0))
+    plan = plan_ticket(f, bj(2026, 12, 1, 9), eight)
+    assert [(str(s.step), s.day.isoformat()) for s in plan.steps] == [
+        ("overdue", "2026-12-01"), ("leader", "2026-12-01")]
+    assert plan.next_at == bj(2026, 12, 2, 8)
+    later = plan_ticket(replace(f, sweep_at=plan.next_at), bj(2026, 12, 2, 8), eight)
+    assert [str(s.step) for s in later.steps] == ["overdue"]  # not again
 
 
 def test_reask_then_close_on_working_days() -> None:
