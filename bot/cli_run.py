@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import sys
 from typing import Any
@@ -48,6 +49,10 @@ async def _main(settings: Settings, with_scheduler: bool, webhook: Any = None) -
 
     stop = asyncio.Event()
     install_stop_signals(stop)
+    # The framework's own import is most of start-up (aiogram builds ~440 pydantic models):
+    # done before the "started" line, so that line means the process is about to serve.
+    importlib.import_module("bot.ptb_adapter" if settings.framework == "ptb"
+                            else "bot.aiogram_adapter")
     try:
         core = await build_core(settings)
     except Exception as exc:  # the operator needs the reason, not a traceback
