@@ -579,47 +579,43 @@ async def drive_flows(emu: WatchedEmulator, users: list[int], total: int,
     return lat, time.perf_counter() - started
 
 
+async def _measure_echo(emu: WatchedEmulator, args: list[str], env: dict[str, str], log: Path,
+                        users: int, messages: int) -> tuple[dict[str, list[float]], float, float]:
+    """Start an echo-like bot, warm it up, drive `messages` echoes; (latencies, seconds, CPU s)."""
+    ids = enterprise_ids(users)
+    for uid in ids:
+        emu.add_user(uid, f"用户{uid}")
+    proc = await start_process(args, env, log)
+    try:
+        await until(lambda: emu.waiting_polls > 0, 120, f"{log.stem} did not start polling")
+        await drive_echo(emu, ids[: min(5, users)], 10)  # warm-up
+        cpu0 = cpu_seconds(proc.pid)
+        lat, seconds = await drive_echo(emu, ids, messages, first_k=1000)
+        return lat, seconds, cpu_seconds(proc.pid) - cpu0
+    finally:
+        await stop_process(proc)
+
+
 async def run_echo(framework: str, users: int, messages: int, workdir: Path) -> RunResult:
     async with watched(WatchedEmulator(token=TOKEN, username="echo_bench_bot")) as emu:
-        ids = enterprise_ids(users)
-        for uid in ids:
-            emu.add_user(uid, f"用户{uid}")
         env = {**os.environ, "ECHO_TOKEN": TOKEN, "ECHO_API": emu.base_url,
                "PYTHONPATH": str(REPO)}
-        proc = await start_process([sys.executable, str(SCRIPT),
-                                    "--echo-bot", framework], env,
-                                   workdir / f"echo-{framework}.log")
-        try:
-            await until(lambda: emu.waiting_polls > 0, 60, "echo bot did not start polling")
-            await drive_echo(emu, ids[: min(5, users)], 10)  # warm-up
-            cpu0 = cpu_seconds(proc.pid)
-            lat, seconds = await drive_echo(emu, ids, messages, first_k=1000)
-            cpu = cpu_seconds(proc.pid) - cpu0
-        finally:
-            await stop_process(proc)
+        lat, seconds, cpu = await _measure_echo(
+            emu, [sys.executable, str(SCRIPT), "--echo-bot", framework], env,
+            workdir / f"echo-{framework}.log", users, messages)
     return RunResult(framework, "-", "echo", users, messages, 0, seconds, lat, cpu)
 
 
 async def run_durable_echo(framework: str, backend: str, users: int, messages: int,
-                       workdir: Path) -> RunResult:
+                           workdir: Path) -> RunResult:
     async with (fresh_database(backend, workdir) as url,
                 watched(WatchedEmulator(token=TOKEN, username="durable_echo_bot")) as emu):
-        ids = enterprise_ids(users)
-        for uid in ids:
-            emu.add_user(uid, f"用户{uid}")
         profile = ["-m", "cProfile", "-o",
                    str(PROFILE_DIR / f"durable-{framework}-{backend}.prof")] if PROFILE_DIR else []
-        proc = await start_process([sys.executable, *profile, str(SCRIPT), "--durable-echo"],
-                                   bot_env(url, emu, framework),
-                                   workdir / f"durable-{framework}-{backend}.log")
-        try:
-            await until(lambda: emu.waiting_polls > 0, 120, "durable echo did not poll")
-            await drive_echo(emu, ids[: min(5, users)], 10)  # warm-up
-            cpu0 = cpu_seconds(proc.pid)
-            lat, seconds = await drive_echo(emu, ids, messages, first_k=1000)
-            cpu = cpu_seconds(proc.pid) - cpu0
-        finally:
-            await stop_process(proc)
+        lat, seconds, cpu = await _measure_echo(
+            emu, [sys.executable, *profile, str(SCRIPT), "--durable-echo"],
+            bot_env(url, emu, framework), workdir / f"durable-{framework}-{backend}.log",
+            users, messages)
     return RunResult(framework, backend, "durable", users, messages, 0, seconds, lat, cpu)
 
 
