@@ -113,6 +113,17 @@ class Settings(BaseSettings):
     def _check_clock_time(cls, value: str) -> str:
         return parse_clock_time(value).strftime("%H:%M")
 
+    @field_validator("quiet_start", "quiet_end")
+    @classmethod
+    def _check_quiet_time(cls, value: str) -> str:
+        # Anything Python reads as a time of day ("22:00", "07:30:00") keeps working as before;
+        # the rest is named at start-up instead of failing later with a traceback.
+        try:
+            time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(texts.BAD_CLOCK_TIME) from None
+        return value.strip()
+
     @field_validator("progress_grace_days")
     @classmethod
     def _check_grace_days(cls, value: int) -> int:

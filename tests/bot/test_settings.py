@@ -49,6 +49,19 @@ def test_a_bad_morning_push_time_is_refused_in_chinese(monkeypatch: pytest.Monke
         name="ZHITONG_MORNING_PUSH_AT", value=value, reason=texts.BAD_CLOCK_TIME)]
 
 
+@pytest.mark.parametrize("name", ["ZHITONG_QUIET_START", "ZHITONG_QUIET_END"])
+def test_bad_quiet_hours_are_refused_and_good_ones_kept(monkeypatch: pytest.MonkeyPatch,
+                                                        name: str) -> None:
+    monkeypatch.setenv(name, "25:00")
+    with pytest.raises(SettingsError) as caught:
+        Settings()
+    assert caught.value.problems == [texts.SETTING_PROBLEM.format(
+        name=name, value="25:00", reason=texts.BAD_CLOCK_TIME)]
+    monkeypatch.setenv(name, "07:30:00")  # accepted before validation existed: still is
+    config = Settings().desk_config()
+    assert time(7, 30) in (config.quiet_start, config.quiet_end)
+
+
 def test_negative_grace_days_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZHITONG_PROGRESS_GRACE_DAYS", "-3")
     with pytest.raises(SettingsError) as caught:
