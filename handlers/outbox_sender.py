@@ -162,8 +162,7 @@ class OutboxSender:
                     held.add(row.chat_id)
                     release.append(row.id)
                     continue
-                gwait = self._global_next - self._mono()
-                if wait > 0 or gwait > 0:
+                if wait > 0 or self._global_next > self._mono():
                     await self._record_sent()  # nothing sent stays unrecorded while we wait
                 if wait > 0:
                     await asyncio.sleep(wait)
@@ -200,7 +199,7 @@ class OutboxSender:
                 state = await uow.outbox.send_state(int(payload["edit_of"]))
             # Decided after that session closed: on SQLite a second one would wait for its lock.
             if state is None or state[0] == "failed":
-                await self._finish(row.id, failed="original message was never sent")
+                await self._fail(row.id, "original message was never sent")
                 return True
             if state[1] is None:
                 # The card it updates is not out yet: try again shortly, in order.
@@ -213,7 +212,7 @@ class OutboxSender:
             delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
             log.warning("outbox %s: retry in %.1fs (%s)", row.id, delay, exc.reason)
             if row.attempts + 1 >= MAX_ATTEMPTS:
-                await self._finish(row.id, failed=f"gave up: {exc.reason}")
+                await self._fail(row.id, f"gave up: {exc.reason}")
                 return True
             await self._postpone(row.id, delay, exc.reason)
             if exc.retry_after is not None:
@@ -223,7 +222,7 @@ class OutboxSender:
             return False
         except Permanent as exc:
             log.warning("outbox %s to %s failed for good: %s", row.id, row.chat_id, exc)
-            await self._finish(row.id, failed=str(exc))
+            await self._fail(row.id, str(exc))
             return True
         now_m = self._mono()
         self._chat_next[row.chat_id] = now_m + self.per_chat_interval
@@ -235,12 +234,10 @@ class OutboxSender:
     def _backoff(self, attempts: int) -> float:
         return float(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts)))
 
-    async def _finish(self, row_id: int, *, message_id: int | None = None,
-                      failed: str | None = None) -> None:
+    async def _fail(self, row_id: int, reason: str) -> None:
         self._claimed.discard(row_id)
         async with self.uow_factory() as uow:
-            await uow.outbox.finish(row_id, self.clock.now(), message_id=message_id,
-                                    failed=failed)
+            await uow.outbox.fail(row_id, self.clock.now(), reason)
             await uow.commit()
 
     async def _postpone(self, row_id: int, seconds: float, reason: str, count: bool = True) -> None:

@@ -341,14 +341,13 @@ class OutboxRepo(_Repo):
         claimed.sort(key=lambda r: r.id)  # RETURNING promises no order
         return claimed
 
-    async def finish(self, row_id: int, now: datetime, *, message_id: int | None,
-                     failed: str | None) -> None:
-        """Mark one claimed row sent (or failed for good) in one UPDATE."""
+    async def fail(self, row_id: int, now: datetime, reason: str) -> None:
+        """Mark one claimed row failed for good, in one UPDATE (sent rows: `finish_sent`)."""
         t = _OUTBOX
         await self.s.execute(
             update(t).where(t.c.id == row_id).values(
-                status="failed" if failed else "sent", last_error=failed, sent_at=now,
-                message_id=message_id, claimed_until=None, attempts=t.c.attempts + 1,
+                status="failed", last_error=reason, sent_at=now, message_id=None,
+                claimed_until=None, attempts=t.c.attempts + 1,
             )
         )
 
@@ -377,10 +376,6 @@ class OutboxRepo(_Repo):
         if count:
             values["attempts"] = t.c.attempts + 1
         await self.s.execute(update(t).where(t.c.id == row_id).values(**values))
-
-    async def release(self, row_id: int) -> None:
-        t = _OUTBOX
-        await self.s.execute(update(t).where(t.c.id == row_id).values(claimed_until=None))
 
     async def send_state(self, row_id: int) -> tuple[str, int | None] | None:
         """(status, message id) of one row, or None when there is no such row."""
