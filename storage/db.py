@@ -39,7 +39,8 @@ def sync_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # 0: a busy database is waited for by storage.sqlite_inline, without blocking the loop.
+    cur.execute("PRAGMA busy_timeout=0")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -52,7 +53,14 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), **kwargs)
+    full = async_url(url)
+    parsed = make_url(full)
+    if parsed.drivername == "sqlite+aiosqlite" and "async_creator" not in kwargs:
+        from storage.sqlite_inline import inline_creator
+
+        kwargs["async_creator"] = inline_creator(parsed.database or ":memory:",
+                                                 SQLITE_BUSY_TIMEOUT_MS / 1000)
+    engine = create_async_engine(full, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
 

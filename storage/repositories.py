@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, union_all, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, bindparam, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import upserts
 from storage.models import (
     Account,
     Category,
@@ -24,7 +24,6 @@ from storage.models import (
     ProjectContact,
     TagCorrection,
     Ticket,
-    TicketCounter,
     TicketEvent,
     Unit,
 )
@@ -32,6 +31,74 @@ from storage.models import (
 OPEN = ("submitted", "in_progress")
 # The outbox table for Core statements: the sender's hot path skips the ORM's per-row work.
 _OUTBOX = cast(Table, OutboxMessage.__table__)
+
+
+# The statements every update runs are built once, with bound parameters: building a statement
+# and computing its cache key costs about as much as running it on SQLite.
+
+
+@cache
+def _account_by_telegram_id() -> Any:
+    return select(Account).where(Account.telegram_id == bindparam("tg"))
+
+
+@cache
+def _project_ids_of_account() -> Any:
+    aid: Any = bindparam("aid")
+    return union_all(
+        select(literal("c").label("r"), ProjectContact.project_id.label("p")).where(
+            ProjectContact.account_id == aid),
+        select(literal("l").label("r"), Project.id.label("p")).where(Project.leader_id == aid),
+        select(literal("o").label("r"), Project.id.label("p")).where(
+            Project.service_officer_id == aid),
+    )
+
+
+@cache
+def _drafts_of_account() -> Any:
+    return select(Draft).where(Draft.account_id == bindparam("aid"))
+
+
+@cache
+def _recent_open_of_project() -> Any:
+    return (select(Ticket)
+            .where(Ticket.project_id == bindparam("pid"), Ticket.status.in_(OPEN),
+                   Ticket.created_at >= bindparam("since", type_=Ticket.created_at.type))
+            .order_by(Ticket.id.desc()))
+
+
+@cache
+def _claim_due(postgres: bool) -> Any:
+    t = _OUTBOX
+    now = bindparam("now", type_=t.c.not_before.type)
+    due = (
+        select(t.c.id)
+        .where(
+            t.c.status == "pending",
+            t.c.not_before <= now,
+            or_(t.c.claimed_until.is_(None), t.c.claimed_until < now),
+        )
+        .order_by(t.c.id)
+        .limit(bindparam("limit"))
+    )
+    if postgres:
+        # Rows another sender holds stay with it (SKIP LOCKED).
+        due = due.with_for_update(skip_locked=True)
+    return (
+        update(t)
+        .where(t.c.id.in_(due.scalar_subquery()))
+        .values(claimed_until=bindparam("until", type_=t.c.claimed_until.type))
+        .returning(t.c.id, t.c.idem_key, t.c.chat_id, t.c.payload, t.c.attempts)
+    )
+
+
+@cache
+def _finish_sent() -> Any:
+    t = _OUTBOX
+    return update(t).where(t.c.id == bindparam("rid")).values(
+        status="sent", last_error=None, sent_at=bindparam("at", type_=t.c.sent_at.type),
+        message_id=bindparam("mid"), claimed_until=None, attempts=t.c.attempts + 1,
+    )
 
 
 @dataclass(frozen=True)
@@ -48,9 +115,6 @@ class ClaimedRow:
 class _Repo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
-
-    def _insert(self) -> Any:
-        return pg_insert if self.s.bind.dialect.name == "postgresql" else sqlite_insert
 
 
 class OrgRepo(_Repo):
@@ -135,7 +199,7 @@ class AccountRepo(_Repo):
 
     async def by_telegram_id(self, telegram_id: int) -> Account | None:
         return (
-            await self.s.execute(select(Account).where(Account.telegram_id == telegram_id))
+            await self.s.execute(_account_by_telegram_id(), {"tg": telegram_id})
         ).scalar_one_or_none()
 
     async def by_key(self, key: str) -> Account | None:
@@ -160,13 +224,7 @@ class AccountRepo(_Repo):
 
     async def project_ids_where(self, account_id: int) -> tuple[set[int], set[int], set[int]]:
         """(contact of, leader of, service officer of) project ids, in one statement."""
-        contact_q = select(literal("c").label("r"), ProjectContact.project_id.label("p")).where(
-            ProjectContact.account_id == account_id)
-        leader_q = select(literal("l").label("r"), Project.id.label("p")).where(
-            Project.leader_id == account_id)
-        officer_q = select(literal("o").label("r"), Project.id.label("p")).where(
-            Project.service_officer_id == account_id)
-        rows = (await self.s.execute(union_all(contact_q, leader_q, officer_q))).all()
+        rows = (await self.s.execute(_project_ids_of_account(), {"aid": account_id})).all()
         found: dict[str, set[int]] = {"c": set(), "l": set(), "o": set()}
         for role, project_id in rows:
             found[str(role)].add(int(project_id))
@@ -176,11 +234,7 @@ class AccountRepo(_Repo):
 class TicketRepo(_Repo):
     async def next_number(self, day: str) -> str:
         """Atomic per-day sequence (UPSERT … RETURNING), unique under concurrency."""
-        ins = self._insert()(TicketCounter).values(day=day, last=1)
-        stmt = ins.on_conflict_do_update(
-            index_elements=[TicketCounter.day], set_={"last": TicketCounter.last + 1}
-        ).returning(TicketCounter.last)
-        seq = (await self.s.execute(stmt)).scalar_one()
+        seq = (await self.s.execute(upserts.ticket_counter_next(), {"day": day})).scalar_one()
         return f"{day}-{seq:03d}"
 
     async def get(self, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
@@ -272,10 +326,8 @@ class TicketRepo(_Repo):
         return (await self.s.execute(select(Ticket).order_by(Ticket.id))).scalars().all()
 
     async def recent_open_of_project(self, project_id: int, since: datetime) -> Sequence[Ticket]:
-        q = select(Ticket).where(
-            and_(Ticket.project_id == project_id, Ticket.status.in_(OPEN), Ticket.created_at >= since)
-        )
-        return (await self.s.execute(q.order_by(Ticket.id.desc()))).scalars().all()
+        return (await self.s.execute(_recent_open_of_project(),
+                                     {"pid": project_id, "since": since})).scalars().all()
 
     def add_correction(self, c: TagCorrection) -> None:
         self.s.add(c)
@@ -297,18 +349,11 @@ class OutboxRepo(_Repo):
         urgent: bool = False,
     ) -> bool:
         """Insert unless the key exists (idempotent). True when a row was added."""
-        ins = self._insert()(OutboxMessage).values(
-            idem_key=idem_key,
-            chat_id=chat_id,
-            payload=payload,
-            ref=ref,
-            urgent=urgent,
-            status="pending",
-            attempts=0,
-            not_before=not_before or now,
-            created_at=now,
-        )
-        res = await self.s.execute(ins.on_conflict_do_nothing(index_elements=["idem_key"]))
+        res = await self.s.execute(upserts.outbox_insert(), {
+            "idem_key": idem_key, "chat_id": chat_id, "payload": payload, "ref": ref,
+            "urgent": urgent, "status": "pending", "attempts": 0,
+            "not_before": not_before or now, "created_at": now,
+        })
         return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ClaimedRow]:
@@ -316,26 +361,9 @@ class OutboxRepo(_Repo):
 
         One statement: UPDATE … WHERE id IN (the due rows) RETURNING; on PostgreSQL the inner
         select skips rows another sender holds locked (FOR UPDATE SKIP LOCKED)."""
-        t = _OUTBOX
-        due = (
-            select(t.c.id)
-            .where(
-                t.c.status == "pending",
-                t.c.not_before <= now,
-                or_(t.c.claimed_until.is_(None), t.c.claimed_until < now),
-            )
-            .order_by(t.c.id)
-            .limit(limit)
-        )
-        if self.s.bind.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        stmt = (
-            update(t)
-            .where(t.c.id.in_(due.scalar_subquery()))
-            .values(claimed_until=now + lease)
-            .returning(t.c.id, t.c.idem_key, t.c.chat_id, t.c.payload, t.c.attempts)
-        )
-        rows = (await self.s.execute(stmt)).all()
+        stmt = _claim_due(self.s.bind.dialect.name == "postgresql")
+        rows = (await self.s.execute(
+            stmt, {"now": now, "limit": limit, "until": now + lease})).all()
         claimed = [ClaimedRow(int(r.id), str(r.idem_key), int(r.chat_id), dict(r.payload or {}),
                               int(r.attempts)) for r in rows]
         claimed.sort(key=lambda r: r.id)  # RETURNING promises no order
@@ -355,12 +383,8 @@ class OutboxRepo(_Repo):
         """Mark several rows sent, (row id, message id) each, in one executemany."""
         if not sent:
             return
-        t = _OUTBOX
-        stmt = update(t).where(t.c.id == bindparam("rid")).values(
-            status="sent", last_error=None, sent_at=now, message_id=bindparam("mid"),
-            claimed_until=None, attempts=t.c.attempts + 1,
-        )
-        await self.s.execute(stmt, [{"rid": rid, "mid": mid} for rid, mid in sent])
+        await self.s.execute(_finish_sent(), [{"rid": rid, "mid": mid, "at": now}
+                                              for rid, mid in sent])
 
     async def release_many(self, row_ids: Sequence[int]) -> None:
         if not row_ids:
@@ -416,8 +440,8 @@ class UpdateRepo(_Repo):
 
     async def mark(self, update_id: int, now: datetime) -> bool:
         """Record the update; False when another transaction already did (at most once)."""
-        ins = self._insert()(ProcessedUpdate).values(update_id=update_id, processed_at=now)
-        res = await self.s.execute(ins.on_conflict_do_nothing(index_elements=["update_id"]))
+        res = await self.s.execute(upserts.update_mark(),
+                                   {"update_id": update_id, "processed_at": now})
         return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
 
@@ -433,8 +457,7 @@ class DraftRepo(_Repo):
     async def _all(self, account_id: int) -> dict[str, Draft]:
         drafts = self._of.get(account_id)
         if drafts is None:
-            rows = (await self.s.execute(
-                select(Draft).where(Draft.account_id == account_id))).scalars().all()
+            rows = (await self.s.execute(_drafts_of_account(), {"aid": account_id})).scalars().all()
             drafts = self._of[account_id] = {d.kind: d for d in rows}
         return drafts
 
