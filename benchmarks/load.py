@@ -238,6 +238,7 @@ class WatchedEmulator(BotApiEmulator):
         self.mark_waiters: dict[str, asyncio.Future[float]] = {}
         self.official_chats: set[int] = set()
         self.sent_count = 0
+        self.api_calls = 0  # every Bot API request but getUpdates, answered or refused
 
     def inbox(self, chat_id: int) -> Inbox:
         box = self.inboxes.get(chat_id)
@@ -247,6 +248,8 @@ class WatchedEmulator(BotApiEmulator):
 
     def _record(self, method: str, params: dict[str, Any], **kwargs: Any) -> Any:
         rec = super()._record(method, params, **kwargs)
+        if method != "getUpdates":
+            self.api_calls += 1
         if method not in ("sendMessage", "editMessageText") or rec.status != 200:
             return rec
         now = time.perf_counter()
@@ -482,7 +485,12 @@ class RunResult:
     seconds: float
     latencies: dict[str, list[float]]
     bot_cpu: float
+    api_calls: int = 0  # Bot API requests (getUpdates aside) during the measured stream
     errors: int = 0
+
+    @property
+    def calls_per_update(self) -> float:
+        return self.api_calls / self.updates if self.updates else 0.0
 
     @property
     def updates_per_second(self) -> float:
@@ -580,8 +588,10 @@ async def drive_flows(emu: WatchedEmulator, users: list[int], total: int,
 
 
 async def _measure_echo(emu: WatchedEmulator, args: list[str], env: dict[str, str], log: Path,
-                        users: int, messages: int) -> tuple[dict[str, list[float]], float, float]:
-    """Start an echo-like bot, warm it up, drive `messages` echoes; (latencies, seconds, CPU s)."""
+                        users: int, messages: int
+                        ) -> tuple[dict[str, list[float]], float, float, int]:
+    """Start an echo-like bot, warm it up, drive `messages` echoes; (latencies, seconds, CPU s,
+    Bot API requests)."""
     ids = enterprise_ids(users)
     for uid in ids:
         emu.add_user(uid, f"用户{uid}")
@@ -589,9 +599,9 @@ async def _measure_echo(emu: WatchedEmulator, args: list[str], env: dict[str, st
     try:
         await until(lambda: emu.waiting_polls > 0, 120, f"{log.stem} did not start polling")
         await drive_echo(emu, ids[: min(5, users)], 10)  # warm-up
-        cpu0 = cpu_seconds(proc.pid)
+        cpu0, calls0 = cpu_seconds(proc.pid), emu.api_calls
         lat, seconds = await drive_echo(emu, ids, messages, first_k=1000)
-        return lat, seconds, cpu_seconds(proc.pid) - cpu0
+        return lat, seconds, cpu_seconds(proc.pid) - cpu0, emu.api_calls - calls0
     finally:
         await stop_process(proc)
 
@@ -600,10 +610,10 @@ async def run_echo(framework: str, users: int, messages: int, workdir: Path) -> 
     async with watched(WatchedEmulator(token=TOKEN, username="echo_bench_bot")) as emu:
         env = {**os.environ, "ECHO_TOKEN": TOKEN, "ECHO_API": emu.base_url,
                "PYTHONPATH": str(REPO)}
-        lat, seconds, cpu = await _measure_echo(
+        lat, seconds, cpu, calls = await _measure_echo(
             emu, [sys.executable, str(SCRIPT), "--echo-bot", framework], env,
             workdir / f"echo-{framework}.log", users, messages)
-    return RunResult(framework, "-", "echo", users, messages, 0, seconds, lat, cpu)
+    return RunResult(framework, "-", "echo", users, messages, 0, seconds, lat, cpu, calls)
 
 
 async def run_durable_echo(framework: str, backend: str, users: int, messages: int,
@@ -612,11 +622,11 @@ async def run_durable_echo(framework: str, backend: str, users: int, messages: i
                 watched(WatchedEmulator(token=TOKEN, username="durable_echo_bot")) as emu):
         profile = ["-m", "cProfile", "-o",
                    str(PROFILE_DIR / f"durable-{framework}-{backend}.prof")] if PROFILE_DIR else []
-        lat, seconds, cpu = await _measure_echo(
+        lat, seconds, cpu, calls = await _measure_echo(
             emu, [sys.executable, *profile, str(SCRIPT), "--durable-echo"],
             bot_env(url, emu, framework), workdir / f"durable-{framework}-{backend}.log",
             users, messages)
-    return RunResult(framework, backend, "durable", users, messages, 0, seconds, lat, cpu)
+    return RunResult(framework, backend, "durable", users, messages, 0, seconds, lat, cpu, calls)
 
 
 async def run_flows(framework: str, backend: str, users: int, flows: int,
@@ -639,12 +649,13 @@ async def run_flows(framework: str, backend: str, users: int, flows: int,
                 await until(lambda: _zero(outbox_pending(url)), 120, "menus not sent")
                 ids = enterprise_ids(users)
                 await drive_flows(emu, ids[: min(5, users)], min(5, users))  # warm-up
-                cpu0 = cpu_seconds(proc.pid)
+                cpu0, calls0 = cpu_seconds(proc.pid), emu.api_calls
                 lat, seconds = await drive_flows(emu, ids, flows, first_k=1000)
-                cpu = cpu_seconds(proc.pid) - cpu0
+                cpu, calls = cpu_seconds(proc.pid) - cpu0, emu.api_calls - calls0
             finally:
                 await stop_process(proc)
-    return RunResult(framework, backend, "flow", users, 2 * flows, flows, seconds, lat, cpu)
+    return RunResult(framework, backend, "flow", users, 2 * flows, flows, seconds, lat, cpu,
+                     calls)
 
 
 async def _zero(pending: Any) -> bool:
@@ -665,7 +676,7 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
     print()
     head = (f"{'runtime':8} {'database':9} {'bot':10} {'updates':>7} {'sec':>7} "
             f"{'upd/s':>7} {'flows/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-            f"{'botCPU s':>8} {'CPU ms/upd':>10}")
+            f"{'botCPU s':>8} {'CPU ms/upd':>10} {'req/upd':>7} {'CPU ms/req':>10}")
     print(head)
     print("-" * len(head))
     for r in results:
@@ -675,7 +686,8 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
               f"{r.updates:7d} {r.seconds:7.1f} {r.updates_per_second:7.1f} "
               f"{(r.flows_per_second if r.kind == 'flow' else float('nan')):7.1f} "
               f"{pct(replies, 50):7.0f} {pct(replies, 95):7.0f} {pct(replies, 99):7.0f} "
-              f"{r.bot_cpu:8.1f} {1000 * r.bot_cpu / max(1, r.updates):10.2f}")
+              f"{r.bot_cpu:8.1f} {1000 * r.bot_cpu / max(1, r.updates):10.2f} "
+              f"{r.calls_per_update:7.2f} {1000 * r.bot_cpu / max(1, r.api_calls):10.2f}")
     print()
     print("Full-flow latencies by step (ms): p50 / p95 / p99")
     for r in results:
@@ -714,6 +726,9 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
     print()
     print("card = text → confirmation card; receipt = press 提交 → 诉求编号 message; official = "
           "press → card at the unit's officials; flow = text → both. A flow is 2 updates.")
+    print("req/upd = Bot API requests the bot made per update (getUpdates aside): the echo answers "
+          "with one, the report flow with about three (card; then toast, card edit, receipt and "
+          "one card per official of the unit). CPU ms/req = the bot's CPU per request.")
 
 
 def main() -> None:
@@ -760,6 +775,7 @@ def main() -> None:
             "p95_ms": round(pct(r.all_replies(), 95), 1),
             "p99_ms": round(pct(r.all_replies(), 99), 1),
             "bot_cpu_seconds": round(r.bot_cpu, 2),
+            "bot_api_requests": r.api_calls,
         } for r in results], ensure_ascii=False, indent=2))
 
 

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from storage import upserts
 from storage.models import (
@@ -29,6 +30,7 @@ from storage.models import (
 )
 
 OPEN = ("submitted", "in_progress")
+T = TypeVar("T")
 # The outbox table for Core statements: the sender's hot path skips the ORM's per-row work.
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 
@@ -112,9 +114,24 @@ class ClaimedRow:
     attempts: int
 
 
+@cache
+def _by_primary_key(model: type[Any]) -> Any:
+    (column,) = model.__mapper__.primary_key
+    return select(model).where(column == bindparam("pk"))
+
+
 class _Repo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+
+    async def _get(self, model: type[T], pk: int) -> T | None:
+        """`Session.get`, with a select built once when the row is not in the session yet
+        (`Session.get` builds its query on every miss)."""
+        if identity_key(model, pk) in self.s.identity_map:
+            return await self.s.get(model, pk)
+        stmt = _by_primary_key(cast(Any, model))
+        return cast(T | None, (await self.s.execute(stmt, {"pk": pk}))
+                    .scalar_one_or_none())
 
 
 class OrgRepo(_Repo):
@@ -127,7 +144,7 @@ class OrgRepo(_Repo):
         self._dispatcher: tuple[Unit | None] | None = None
 
     async def unit(self, unit_id: int) -> Unit | None:
-        return await self.s.get(Unit, unit_id)
+        return await self._get(Unit, unit_id)
 
     async def unit_by_code(self, code: str) -> Unit | None:
         return (await self.s.execute(select(Unit).where(Unit.code == code))).scalar_one_or_none()
@@ -160,7 +177,7 @@ class OrgRepo(_Repo):
         self._dispatcher = None
 
     async def project(self, project_id: int) -> Project | None:
-        return await self.s.get(Project, project_id)
+        return await self._get(Project, project_id)
 
     async def project_by_code(self, code: str) -> Project | None:
         return (
@@ -195,7 +212,7 @@ class OrgRepo(_Repo):
 
 class AccountRepo(_Repo):
     async def get(self, account_id: int) -> Account | None:
-        return await self.s.get(Account, account_id)
+        return await self._get(Account, account_id)
 
     async def by_telegram_id(self, telegram_id: int) -> Account | None:
         return (
