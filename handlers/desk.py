@@ -63,6 +63,7 @@ class Desk:
             async with self.uow_factory() as uow:
                 if not await uow.updates.mark(inb.update_id, now):
                     return self._duplicate(inb)
+                uow.outbox.write_together()
                 ctx = Ctx(uow, now, self.config, inb.update_id, inb.chat_id)
                 answer = await self._route(ctx, inb)
                 await uow.commit()

@@ -354,6 +354,23 @@ class TicketRepo(_Repo):
 
 
 class OutboxRepo(_Repo):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._staged: list[dict[str, Any]] | None = None
+
+    def write_together(self) -> None:
+        """From now on in this unit of work, rows from `enqueue` are written together, in
+        order, by one executemany: before any other outbox statement, and at commit. An update
+        that files a report enqueues four or five messages."""
+        if self._staged is None:
+            self._staged = []
+
+    async def flush(self) -> None:
+        """Write the rows `enqueue` is holding (see `write_together`)."""
+        if self._staged:
+            rows, self._staged = self._staged, []
+            await self.s.execute(upserts.outbox_insert(), rows)
+
     async def enqueue(
         self,
         *,
@@ -365,12 +382,17 @@ class OutboxRepo(_Repo):
         ref: str | None = None,
         urgent: bool = False,
     ) -> bool:
-        """Insert unless the key exists (idempotent). True when a row was added."""
-        res = await self.s.execute(upserts.outbox_insert(), {
+        """Insert unless the key exists (idempotent). True when a row was added — or, after
+        `write_together`, when it was taken to be written (a key already there is skipped then)."""
+        row = {
             "idem_key": idem_key, "chat_id": chat_id, "payload": payload, "ref": ref,
             "urgent": urgent, "status": "pending", "attempts": 0,
             "not_before": not_before or now, "created_at": now,
-        })
+        }
+        if self._staged is not None:
+            self._staged.append(row)
+            return True
+        res = await self.s.execute(upserts.outbox_insert(), row)
         return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ClaimedRow]:
@@ -378,6 +400,7 @@ class OutboxRepo(_Repo):
 
         One statement: UPDATE … WHERE id IN (the due rows) RETURNING; on PostgreSQL the inner
         select skips rows another sender holds locked (FOR UPDATE SKIP LOCKED)."""
+        await self.flush()
         stmt = _claim_due(self.s.bind.dialect.name == "postgresql")
         rows = (await self.s.execute(
             stmt, {"now": now, "limit": limit, "until": now + lease})).all()
@@ -388,6 +411,7 @@ class OutboxRepo(_Repo):
 
     async def fail(self, row_id: int, now: datetime, reason: str) -> None:
         """Mark one claimed row failed for good, in one UPDATE (sent rows: `finish_sent`)."""
+        await self.flush()
         t = _OUTBOX
         await self.s.execute(
             update(t).where(t.c.id == row_id).values(
@@ -398,12 +422,14 @@ class OutboxRepo(_Repo):
 
     async def finish_sent(self, sent: Sequence[tuple[int, int | None]], now: datetime) -> None:
         """Mark several rows sent, (row id, message id) each, in one executemany."""
+        await self.flush()
         if not sent:
             return
         await self.s.execute(_finish_sent(), [{"rid": rid, "mid": mid, "at": now}
                                               for rid, mid in sent])
 
     async def release_many(self, row_ids: Sequence[int]) -> None:
+        await self.flush()
         if not row_ids:
             return
         t = _OUTBOX
@@ -411,6 +437,7 @@ class OutboxRepo(_Repo):
 
     async def postpone(self, row_id: int, not_before: datetime, reason: str,
                        count: bool) -> None:
+        await self.flush()
         t = _OUTBOX
         values: dict[str, Any] = {"not_before": not_before, "claimed_until": None,
                                   "last_error": reason}
@@ -420,15 +447,18 @@ class OutboxRepo(_Repo):
 
     async def send_state(self, row_id: int) -> tuple[str, int | None] | None:
         """(status, message id) of one row, or None when there is no such row."""
+        await self.flush()
         t = _OUTBOX
         row = (await self.s.execute(
             select(t.c.status, t.c.message_id).where(t.c.id == row_id))).first()
         return None if row is None else (str(row.status), row.message_id)
 
     async def get(self, row_id: int) -> OutboxMessage | None:
+        await self.flush()
         return await self.s.get(OutboxMessage, row_id)
 
     async def by_ref(self, ref: str) -> Sequence[OutboxMessage]:
+        await self.flush()
         return (
             await self.s.execute(
                 select(OutboxMessage).where(OutboxMessage.ref == ref).order_by(OutboxMessage.id)
@@ -436,14 +466,17 @@ class OutboxRepo(_Repo):
         ).scalars().all()
 
     async def by_key(self, key: str) -> OutboxMessage | None:
+        await self.flush()
         return (
             await self.s.execute(select(OutboxMessage).where(OutboxMessage.idem_key == key))
         ).scalar_one_or_none()
 
     async def all(self) -> Sequence[OutboxMessage]:
+        await self.flush()
         return (await self.s.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars().all()
 
     async def earliest_pending(self) -> datetime | None:
+        await self.flush()
         return (
             await self.s.execute(
                 select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == "pending")

@@ -44,6 +44,7 @@ class UnitOfWork:
         return self
 
     async def commit(self) -> None:
+        await self.outbox.flush()
         await self.session.commit()
         self.committed = True
 
