@@ -7,6 +7,9 @@ PostgreSQL) this script
 2. runs a bare echo bot, written here directly with the framework's defaults, as a subprocess
    polling the emulator, and drives max(2 x N, 2000) text messages through it from U users at
    once (each user waits for the echo before sending the next);
+2a. the same echo bot answering every text with three messages (the echo last) — as many Bot
+   API requests per update as the report flow makes, with no database and no logic: the most
+   any implementation of the flow could reach on this runtime (skip with --no-matched-echo);
 2b. per database, a *durable echo* (`zhitong run`'s own runtime and outbox sender with the desk
    replaced by: record the update and enqueue its echo in one transaction) under the same
    stream — the floor of the acknowledge-after-apply, send-through-the-outbox design, so the
@@ -66,6 +69,10 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 SUBMIT = "提交"
 ACCEPT = "受理"
 RECEIPT = "诉求编号"
+# Bot API requests the report flow makes per update (the card; then the toast, the card's edit,
+# the receipt and a card for each of the unit's two officials): the request-matched echo sends
+# this many messages per text.
+FLOW_REQUESTS = 3
 PROFILE_DIR: Path | None = None  # --profile DIR: run zhitong under cProfile, stats there
 MARK = re.compile(r"〔u(\d+)k(\d+)〕")
 
@@ -392,14 +399,19 @@ async def outbox_pending(url: str) -> int:
 
 
 def run_echo_bot(framework: str) -> None:
+    """ECHO_REPLIES=n: n messages per text (the echo itself last), so the bot makes as many Bot
+    API requests per update as the report flow does — with no database and no logic."""
     token = os.environ["ECHO_TOKEN"]
     api = os.environ["ECHO_API"].rstrip("/")
+    extra = int(os.environ.get("ECHO_REPLIES", "1")) - 1
     if framework == "ptb":
         from telegram import Update
         from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
         async def echo_ptb(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
             if update.message is not None and update.message.text is not None:
+                for i in range(extra):
+                    await update.message.reply_text(f"{update.message.text} ·{i}")
                 await update.message.reply_text(update.message.text)
 
         app = (Application.builder().token(token).base_url(f"{api}/bot")
@@ -419,6 +431,8 @@ def run_echo_bot(framework: str) -> None:
 
         @dp.message()
         async def echo_aiogram(message: Message) -> None:
+            for i in range(extra):
+                await message.answer(f"{message.text} ·{i}")
             await message.answer(message.text or "?")
 
         await dp.start_polling(bot, allowed_updates=["message"])
@@ -478,7 +492,7 @@ def run_durable_echo_bot() -> None:
 class RunResult:
     framework: str
     backend: str
-    kind: str  # "echo", "durable" (durable echo) or "flow"
+    kind: str  # "echo", "echo_n" (several replies each), "durable" (durable echo) or "flow"
     users: int
     updates: int
     flows: int
@@ -501,7 +515,7 @@ class RunResult:
         return self.flows / self.seconds if self.seconds else 0.0
 
     def all_replies(self) -> list[float]:
-        if self.kind in ("echo", "durable"):
+        if self.kind in ("echo", "echo_n", "durable"):
             return self.latencies["echo"]
         return self.latencies["card"] + self.latencies["receipt"]
 
@@ -606,14 +620,16 @@ async def _measure_echo(emu: WatchedEmulator, args: list[str], env: dict[str, st
         await stop_process(proc)
 
 
-async def run_echo(framework: str, users: int, messages: int, workdir: Path) -> RunResult:
+async def run_echo(framework: str, users: int, messages: int, workdir: Path,
+                   replies: int = 1) -> RunResult:
     async with watched(WatchedEmulator(token=TOKEN, username="echo_bench_bot")) as emu:
         env = {**os.environ, "ECHO_TOKEN": TOKEN, "ECHO_API": emu.base_url,
-               "PYTHONPATH": str(REPO)}
+               "ECHO_REPLIES": str(replies), "PYTHONPATH": str(REPO)}
         lat, seconds, cpu, calls = await _measure_echo(
             emu, [sys.executable, str(SCRIPT), "--echo-bot", framework], env,
-            workdir / f"echo-{framework}.log", users, messages)
-    return RunResult(framework, "-", "echo", users, messages, 0, seconds, lat, cpu, calls)
+            workdir / f"echo{replies}-{framework}.log", users, messages)
+    return RunResult(framework, "-", "echo" if replies == 1 else "echo_n", users, messages, 0,
+                     seconds, lat, cpu, calls)
 
 
 async def run_durable_echo(framework: str, backend: str, users: int, messages: int,
@@ -681,7 +697,8 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
     print("-" * len(head))
     for r in results:
         replies = r.all_replies()
-        label = {"echo": "echo", "durable": "dur. echo"}.get(r.kind, "full flow")
+        label = {"echo": "echo", "durable": "dur. echo",
+                 "echo_n": f"echo ×{round(r.calls_per_update)}"}.get(r.kind, "full flow")
         print(f"{r.framework:8} {r.backend:9} {label:10} "
               f"{r.updates:7d} {r.seconds:7.1f} {r.updates_per_second:7.1f} "
               f"{(r.flows_per_second if r.kind == 'flow' else float('nan')):7.1f} "
@@ -709,6 +726,11 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
             strict = r.flows_per_second / echo.updates_per_second
             print(f"  {fw:8} {r.backend:9} {ratio:5.2f}  {'OK' if ratio >= 0.5 else 'BELOW'}"
                   f"   (flows/s ÷ echo msgs/s: {strict:.2f})")
+        matched = next((r for r in results if r.kind == "echo_n" and r.framework == fw), None)
+        if matched is not None and echo is not None:
+            print(f"  {fw:8} ceiling: an echo bot making the flow's {FLOW_REQUESTS} requests per "
+                  f"update (no database, no logic) reaches "
+                  f"{matched.updates_per_second / echo.updates_per_second:.2f} of the echo")
     print()
     print("For reference — the durable echo (the same runtime, update recorded and echo sent "
           "through the outbox, no business logic) vs echo, and the full flow vs the durable echo:")
@@ -743,6 +765,9 @@ def main() -> None:
                         help="run zhitong (and the durable echo) under cProfile; DIR/<runtime>-<db>.prof")
     parser.add_argument("--no-durable-echo", action="store_true",
                         help="skip the durable-echo reference runs")
+    parser.add_argument("--no-matched-echo", dest="matched_echo", action="store_false",
+                        help="skip the echo bot that answers with as many messages per update "
+                             "as the report flow makes Bot API requests")
     parser.add_argument("--echo-bot", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--durable-echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -793,6 +818,11 @@ async def _run_all(args: argparse.Namespace, backends: list[str]) -> list[RunRes
             print(f"[{fw}] echo bot: {echo_messages(args.flows)} messages from {args.users} users …",
                   file=sys.stderr, flush=True)
             results.append(await run_echo(fw, args.users, echo_messages(args.flows), workdir))
+            if args.matched_echo:
+                print(f"[{fw}] echo bot with {FLOW_REQUESTS} replies per message …",
+                      file=sys.stderr, flush=True)
+                results.append(await run_echo(fw, args.users, echo_messages(args.flows), workdir,
+                                              replies=FLOW_REQUESTS))
             for backend in backends:
                 if not args.no_durable_echo:
                     print(f"[{fw}] durable echo on {backend}: {echo_messages(args.flows)} "
