@@ -98,6 +98,9 @@ class InlineConnection:
         self._busy_timeout = busy_timeout_seconds
 
     async def _retry_busy(self, call: Callable[..., Any], *args: Any) -> Any:
+        # Every transaction starts with BEGIN IMMEDIATE (storage.db), and in WAL mode that is
+        # the one statement that can find the database busy: once it holds the write lock, the
+        # transaction's statements and its commit do not. So a retried call has done nothing.
         deadline: float | None = None
         attempt = 0
         while True:
