@@ -99,6 +99,10 @@ async def check_redeem_invite(ctx: Ctx, token: str, user_id: int, first_name: st
     if invite.expires_at <= ctx.now:
         raise InvalidInput(texts.INVITE_EXPIRED)
     account = await uow.accounts.by_telegram_id(user_id)
+    if account is not None and not account.active and account.person_key is not None:
+        # Removed from the org file: the file decides who is in it, and an old invite must not
+        # bring them back (the next `org load` would only remove them again).
+        raise InvalidInput(texts.INVITE_REMOVED_PERSON)
     if account is None:
         account = Account(name=(first_name or "用户")[:64], telegram_id=user_id, roles=[],
                           created_at=ctx.now, active=True)

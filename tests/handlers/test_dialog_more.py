@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from domain.clock import FrozenClock
 from handlers import texts
-from handlers.onboarding import do_create_invite
+from handlers.onboarding import do_create_invite, hash_token
 from tests.dialog import Dialog
 from tests.handlers.conftest import FENG, HAN, LI, QIAN, ZHAO, ZHOU
 
@@ -44,6 +44,27 @@ async def test_invite_binds_once_and_expired_or_forged_bind_nothing(dialog: Dial
     assert dialog.last(NEWBIE + 2).text == texts.INVITE_EXPIRED
     await dialog.say(NEWBIE + 2, "/todo")
     assert dialog.last(NEWBIE + 2).text == texts.NOT_REGISTERED
+
+
+async def test_a_person_removed_from_the_org_file_is_not_brought_back_by_an_invite(
+        dialog: Dialog) -> None:
+    token = await _invite(dialog, role="enterprise", project_code="P2026-003")
+    async with dialog.desk.uow_factory() as uow:
+        han = await uow.accounts.by_telegram_id(HAN)
+        assert han is not None and han.person_key is not None
+        han.active = False  # what `zhitong org load` does to a person no longer in the file
+        await uow.commit()
+    await dialog.say(HAN, f"/start {token}")
+    assert dialog.last(HAN).text == texts.INVITE_REMOVED_PERSON
+    async with dialog.desk.uow_factory() as uow:
+        han = await uow.accounts.by_telegram_id(HAN)
+        assert han is not None and han.active is False
+        invite = await uow.invites.by_hash(hash_token(token))
+        assert invite is not None and invite.used_at is None  # still usable by someone else
+    await dialog.say(HAN, HV_LINE)
+    assert dialog.last(HAN).text == texts.NOT_REGISTERED
+    await dialog.say(NEWBIE, f"/start {token}", first_name="孔经理")
+    assert "京东冷链物流港" in dialog.last(NEWBIE).text
 
 
 async def test_photo_with_caption_and_photo_then_text(dialog: Dialog) -> None:
