@@ -37,6 +37,8 @@ def role_label(actor: Actor | None, ticket: Ticket | None = None) -> str:
         return "enterprise"
     if ticket is not None and ticket.project_id in actor.officer_project_ids:
         return "service_officer"
+    if actor.is_admin and ticket is not None and not _handles(actor, ticket):
+        return "admin"  # an admin who is also an official, acting outside their own unit
     if actor.is_official:
         return "official"
     if actor.is_admin:
@@ -44,6 +46,12 @@ def role_label(actor: Actor | None, ticket: Ticket | None = None) -> str:
     if actor.leader_project_ids:
         return "leader"
     return "enterprise"
+
+
+def _handles(actor: Actor, ticket: Ticket) -> bool:
+    """The actor acts as an official of the ticket: its unit, a co-unit, or the dispatcher."""
+    return actor.is_official and (actor.unit_is_dispatcher or actor.unit_id == ticket.unit_id
+                                  or actor.unit_id in (ticket.co_unit_ids or []))
 
 
 def _actor(ctx: Ctx) -> Actor:
