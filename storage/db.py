@@ -47,8 +47,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
-    # instead of failing with "database is locked" when a reader upgrades.
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue (storage.sqlite_inline
+    # waits for the lock) instead of failing with "database is locked" when a reader upgrades.
+    # It is also why only BEGIN can find the database busy.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -54,34 +54,24 @@ async def test_rows_are_written_in_order_once_per_key_in_one_statement(database_
         await engine.dispose()
 
 
-async def test_held_rows_are_written_before_the_outbox_is_read(database_url: str) -> None:
-    engine = make_engine(database_url)
-    factory = UnitOfWorkFactory(make_sessionmaker(engine))
-    try:
-        async with factory() as uow:
-            uow.outbox.write_together()
-            await enqueue(uow, "card-1", ref="card:9")
-            await enqueue(uow, "card-2", chat_id=2, ref="card:9")
-            # notify_cards_refresh reads the cards it must edit within the same transaction
-            assert [r.idem_key for r in await uow.outbox.by_ref("card:9")] == ["card-1", "card-2"]
-            await enqueue(uow, "after")
-            await uow.commit()
-        async with factory() as uow:
-            assert [r.idem_key for r in await uow.outbox.all()] == ["card-1", "card-2", "after"]
-    finally:
-        await engine.dispose()
+async def test_held_rows_are_written_before_the_outbox_is_read(uow_factory: Any) -> None:
+    async with uow_factory() as uow:
+        uow.outbox.write_together()
+        await enqueue(uow, "card-1", ref="card:9")
+        await enqueue(uow, "card-2", chat_id=2, ref="card:9")
+        # notify_cards_refresh reads the cards it must edit within the same transaction
+        assert [r.idem_key for r in await uow.outbox.by_ref("card:9")] == ["card-1", "card-2"]
+        await enqueue(uow, "after")
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert [r.idem_key for r in await uow.outbox.all()] == ["card-1", "card-2", "after"]
 
 
-async def test_held_rows_of_a_rolled_back_update_are_never_written(database_url: str) -> None:
-    engine = make_engine(database_url)
-    factory = UnitOfWorkFactory(make_sessionmaker(engine))
-    try:
-        async with factory() as uow:
-            uow.outbox.write_together()
-            await enqueue(uow, "doomed")
-            # no commit: a domain error rolled the update back
-        async with factory() as uow:
-            assert await uow.outbox.all() == []
-            assert await uow.outbox.earliest_pending() is None
-    finally:
-        await engine.dispose()
+async def test_held_rows_of_a_rolled_back_update_are_never_written(uow_factory: Any) -> None:
+    async with uow_factory() as uow:
+        uow.outbox.write_together()
+        await enqueue(uow, "doomed")
+        # no commit: a domain error rolled the update back
+    async with uow_factory() as uow:
+        assert await uow.outbox.all() == []
+        assert await uow.outbox.earliest_pending() is None
