@@ -27,9 +27,14 @@ too). Throughput is counted in updates answered per second — a flow is two upd
 one — and flows per second are printed beside it. Target: full flow >= 0.5 x echo.
 
 The emulator is not Telegram: for the run the bot's rate limits are lifted
-(ZHITONG_RATE_LIMIT_PER_MINUTE, ZHITONG_SEND_GLOBAL_PER_SECOND) and per-chat pacing is 0
-(ZHITONG_SEND_PER_CHAT_INTERVAL=0); in production the outbox paces to ~1 msg/s per chat and
-~25 msg/s overall, which is what bounds a real deployment's pushes.
+(ZHITONG_RATE_LIMIT_PER_MINUTE, ZHITONG_SEND_GLOBAL_PER_SECOND), per-chat pacing is 0
+(ZHITONG_SEND_PER_CHAT_INTERVAL=0) and 64 pushes may wait for an answer at once
+(ZHITONG_SEND_CONCURRENCY); in production the outbox paces to ~1 msg/s per chat and ~25 msg/s
+overall, which is what bounds a real deployment's pushes.
+
+The emulator answers at once unless --rtt-ms adds a network round trip to every Bot API call.
+On loopback the bots are CPU-bound and the comparison is one of CPU per update; with a round
+trip (Telegram from a server: tens to hundreds of ms) it shows how the bot copes with waiting.
 
     .venv/bin/python benchmarks/load.py                      # N=1000 flows, U=100 users
     .venv/bin/python benchmarks/load.py --flows 300 --users 50 --frameworks ptb
@@ -74,6 +79,7 @@ RECEIPT = "诉求编号"
 # this many messages per text.
 FLOW_REQUESTS = 3
 PROFILE_DIR: Path | None = None  # --profile DIR: run zhitong under cProfile, stats there
+RTT = 0.0  # --rtt-ms: the emulator's network round trip per Bot API call, in seconds
 MARK = re.compile(r"〔u(\d+)k(\d+)〕")
 
 # Reports the tagger files with confidence (a card with 提交, not a category question).
@@ -334,6 +340,8 @@ def bot_env(url: str, emu: BotApiEmulator, framework: str) -> dict[str, str]:
         "ZHITONG_SEND_PER_CHAT_INTERVAL": "0",
         "ZHITONG_SEND_GLOBAL_PER_SECOND": "100000",
         "ZHITONG_RATE_LIMIT_PER_MINUTE": "100000",
+        # With no overall limit, enough pushes in flight to keep the network busy.
+        "ZHITONG_SEND_CONCURRENCY": "64",
     })
     return env
 
@@ -414,8 +422,12 @@ def run_echo_bot(framework: str) -> None:
                     await update.message.reply_text(f"{update.message.text} ·{i}")
                 await update.message.reply_text(update.message.text)
 
+        # PTB handles one update at a time by default; across a network that would make the
+        # echo wait a round trip per message, so with --rtt-ms it handles them concurrently,
+        # as aiogram's polling does by default.
+        concurrent = os.environ.get("ECHO_CONCURRENT") == "1"
         app = (Application.builder().token(token).base_url(f"{api}/bot")
-               .base_file_url(f"{api}/file/bot").build())
+               .base_file_url(f"{api}/file/bot").concurrent_updates(concurrent).build())
         app.add_handler(MessageHandler(filters.TEXT, echo_ptb))
         app.run_polling(allowed_updates=["message"])
         return
@@ -622,9 +634,10 @@ async def _measure_echo(emu: WatchedEmulator, args: list[str], env: dict[str, st
 
 async def run_echo(framework: str, users: int, messages: int, workdir: Path,
                    replies: int = 1) -> RunResult:
-    async with watched(WatchedEmulator(token=TOKEN, username="echo_bench_bot")) as emu:
+    async with watched(WatchedEmulator(token=TOKEN, username="echo_bench_bot", rtt=RTT)) as emu:
         env = {**os.environ, "ECHO_TOKEN": TOKEN, "ECHO_API": emu.base_url,
-               "ECHO_REPLIES": str(replies), "PYTHONPATH": str(REPO)}
+               "ECHO_REPLIES": str(replies), "PYTHONPATH": str(REPO),
+               "ECHO_CONCURRENT": "1" if RTT > 0 else "0"}
         lat, seconds, cpu, calls = await _measure_echo(
             emu, [sys.executable, str(SCRIPT), "--echo-bot", framework], env,
             workdir / f"echo{replies}-{framework}.log", users, messages)
@@ -635,7 +648,7 @@ async def run_echo(framework: str, users: int, messages: int, workdir: Path,
 async def run_durable_echo(framework: str, backend: str, users: int, messages: int,
                            workdir: Path) -> RunResult:
     async with (fresh_database(backend, workdir) as url,
-                watched(WatchedEmulator(token=TOKEN, username="durable_echo_bot")) as emu):
+                watched(WatchedEmulator(token=TOKEN, username="durable_echo_bot", rtt=RTT)) as emu):
         profile = ["-m", "cProfile", "-o",
                    str(PROFILE_DIR / f"durable-{framework}-{backend}.prof")] if PROFILE_DIR else []
         lat, seconds, cpu, calls = await _measure_echo(
@@ -650,7 +663,7 @@ async def run_flows(framework: str, backend: str, users: int, flows: int,
     doc = org_document(users)
     async with fresh_database(backend, workdir) as url:
         await load_org(url, doc, workdir)
-        async with watched(WatchedEmulator(token=TOKEN, username="zhitong_bench_bot")) as emu:
+        async with watched(WatchedEmulator(token=TOKEN, username="zhitong_bench_bot", rtt=RTT)) as emu:
             people = people_of(doc)
             for uid, name in people.items():
                 emu.add_user(uid, name)
@@ -688,7 +701,10 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
           f"CPUs: {os.cpu_count()}; Python {sys.version.split()[0]}")
     print("Run settings (the emulator is not Telegram): ZHITONG_SEND_PER_CHAT_INTERVAL=0, "
           "ZHITONG_SEND_GLOBAL_PER_SECOND=100000, ZHITONG_RATE_LIMIT_PER_MINUTE=100000, "
+          "ZHITONG_SEND_CONCURRENCY=64, "
           "--no-scheduler")
+    print(f"Network round trip per Bot API call (--rtt-ms): {RTT * 1000:g} ms"
+          + ("" if RTT else " (loopback: the bots are CPU-bound)"))
     print()
     head = (f"{'runtime':8} {'database':9} {'bot':10} {'updates':>7} {'sec':>7} "
             f"{'upd/s':>7} {'flows/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
@@ -768,10 +784,16 @@ def main() -> None:
     parser.add_argument("--no-matched-echo", dest="matched_echo", action="store_false",
                         help="skip the echo bot that answers with as many messages per update "
                              "as the report flow makes Bot API requests")
+    parser.add_argument("--rtt-ms", type=float, default=0.0, metavar="MS",
+                        help="network round trip the emulator adds to every Bot API call "
+                             "(default 0: loopback; Telegram from a server is tens to hundreds)")
     parser.add_argument("--echo-bot", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--durable-echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global PROFILE_DIR
+    global PROFILE_DIR, RTT
+    if args.rtt_ms < 0:
+        parser.error("--rtt-ms must not be negative")
+    RTT = args.rtt_ms / 1000
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
         PROFILE_DIR = args.profile.resolve()

@@ -38,7 +38,7 @@ from aiogram.types import (
     Update,
 )
 
-from bot.runtime_common import SYSTEM_ERROR, callback_inbound, message_inbound
+from bot.runtime_common import SYSTEM_ERROR, Toasts, callback_inbound, message_inbound
 from handlers.desk import Desk
 from handlers.outbox_sender import Permanent, RetryLater
 
@@ -77,17 +77,15 @@ def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | Non
     ])
 
 
-async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_sender: Any) -> None:
+async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_sender: Any,
+                           toasts: Toasts) -> None:
     """Webhook path: one raw update through the desk; errors propagate (→ 5xx, redelivery)."""
     update = Update.model_validate(data, context={"bot": bot})
     if update.callback_query is not None:
         query = update.callback_query
         out = await desk.handle(callback_inbound(query, update.update_id))
-        try:
-            await bot.answer_callback_query(query.id, text=out.callback_answer,
-                                            show_alert=out.alert)
-        except TelegramAPIError:
-            log.warning("answerCallbackQuery failed for update %s", update.update_id)
+        toasts.send(bot.answer_callback_query(query.id, text=out.callback_answer,
+                                              show_alert=out.alert), update.update_id)
     elif update.message is not None and update.message.chat.type == "private":
         out = await desk.handle(message_inbound(update.message, update.update_id))
     else:
@@ -96,7 +94,7 @@ async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_send
         wake_sender()
 
 
-def build_dispatcher(desk: Desk, wake_sender: Any) -> Dispatcher:
+def build_dispatcher(desk: Desk, wake_sender: Any, toasts: Toasts) -> Dispatcher:
     """Handler order is explicit: callbacks, then every kind of message (one catch-all)."""
     router = Router(name="zhitong")
 
@@ -105,12 +103,10 @@ def build_dispatcher(desk: Desk, wake_sender: Any) -> Dispatcher:
         out = await desk.handle(callback_inbound(query, event_update.update_id))
         if out.wake_sender:
             wake_sender()
-        try:
-            await query.answer(text=out.callback_answer, show_alert=out.alert)
-        except TelegramBadRequest:
-            # The press was applied; only its toast failed (e.g. answered already before a
-            # restart, or too old). Nothing to redo, so not an error for the update.
-            log.warning("answerCallbackQuery refused for update %s", event_update.update_id)
+        # The press was applied; a failed toast (answered already before a restart, too old)
+        # leaves nothing to redo, so it is logged, not an error for the update.
+        toasts.send(query.answer(text=out.callback_answer, show_alert=out.alert),
+                    event_update.update_id)
 
     @router.message(F.chat.type == "private")
     async def on_message(message: Message, event_update: Update) -> None:

@@ -99,6 +99,7 @@ def make_sender(core: Core, transport: Transport) -> OutboxSender:
     return OutboxSender(core.uow_factory, transport, core.clock,
                         per_chat_interval=s.send_per_chat_interval,
                         global_per_second=s.send_global_per_second,
+                        max_in_flight=s.send_concurrency,
                         lease=timedelta(seconds=s.outbox_lease_seconds),
                         linger=s.outbox_linger_seconds)
 
@@ -170,6 +171,7 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     from aiogram.exceptions import TelegramNetworkError, TelegramServerError
 
     from bot.aiogram_adapter import AiogramTransport, apply_raw_update, build_dispatcher, make_bot
+    from bot.runtime_common import Toasts
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api)
     me = await retry_until_reachable(bot.get_me, stop,
@@ -181,7 +183,8 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
         core.desk.config = core.config = core.settings.desk_config(me.username)
     sender = make_sender(core, AiogramTransport(bot))
     await enqueue_menus(core)
-    dp = build_dispatcher(core.desk, sender.wake)
+    toasts = Toasts()
+    dp = build_dispatcher(core.desk, sender.wake, toasts)
     scheduler = LedScheduler(core, sender.wake) if with_scheduler else None
     if scheduler is not None:
         scheduler.start()
@@ -190,7 +193,7 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     polling = None
     if webhook is not None:
         async def apply(data: dict[str, Any]) -> None:
-            await apply_raw_update(bot, core.desk, data, sender.wake)
+            await apply_raw_update(bot, core.desk, data, sender.wake, toasts)
 
         runner = await start_webhook(webhook, apply)
         if webhook.set_webhook:
@@ -215,6 +218,7 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(polling, 5)
         await stop_background(runner, sender_task, scheduler)
+        await toasts.drain()
         await bot.session.close()
 
 

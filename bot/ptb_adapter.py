@@ -35,7 +35,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.runtime_common import SYSTEM_ERROR, callback_inbound, message_inbound
+from bot.runtime_common import SYSTEM_ERROR, Toasts, callback_inbound, message_inbound
 from handlers.desk import Desk
 from handlers.inbound import Outbound
 from handlers.outbox_sender import Permanent, RetryLater
@@ -61,8 +61,9 @@ def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | Non
                                  for row in buttons])
 
 
-async def handle_update(bot: Bot, desk: Desk, update: Update) -> Outbound | None:
-    """One update through the desk; the callback answer goes straight back (it is ephemeral)."""
+async def handle_update(bot: Bot, desk: Desk, update: Update, toasts: Toasts
+                        ) -> Outbound | None:
+    """One update through the desk; the callback answer goes out beside it (it is ephemeral)."""
     if update.callback_query is not None:
         query = update.callback_query
         try:
@@ -72,8 +73,8 @@ async def handle_update(bot: Bot, desk: Desk, update: Update) -> Outbound | None
             with contextlib.suppress(TelegramError):
                 await bot.answer_callback_query(query.id, SYSTEM_ERROR, show_alert=True)
             return None
-        with contextlib.suppress(TelegramError):
-            await bot.answer_callback_query(query.id, out.callback_answer, show_alert=out.alert)
+        toasts.send(bot.answer_callback_query(query.id, out.callback_answer,
+                                              show_alert=out.alert), update.update_id)
         return out
     message = update.message
     if message is None or message.chat.type != "private":
@@ -87,21 +88,22 @@ async def handle_update(bot: Bot, desk: Desk, update: Update) -> Outbound | None
         return None
 
 
-async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any]) -> Outbound | None:
+async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], toasts: Toasts
+                           ) -> Outbound | None:
     """Webhook path: errors propagate so the webhook answers 5xx and Telegram redelivers."""
     update = Update.de_json(data, bot)
     if update.callback_query is not None:
         query = update.callback_query
         out = await desk.handle(callback_inbound(query, update.update_id))
-        with contextlib.suppress(TelegramError):
-            await bot.answer_callback_query(query.id, out.callback_answer, show_alert=out.alert)
+        toasts.send(bot.answer_callback_query(query.id, out.callback_answer,
+                                              show_alert=out.alert), update.update_id)
         return out
     if update.message is not None and update.message.chat.type == "private":
         return await desk.handle(message_inbound(update.message, update.update_id))
     return None
 
 
-async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event,
+async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event, toasts: Toasts,
                polling_timeout: int = 20) -> None:
     """Long polling that confirms an update (offset) only after it was applied."""
     offset: int | None = None
@@ -117,7 +119,7 @@ async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event,
             await _sleep_or_stop(stop, _retry_after(exc))
             continue
         for update in updates:
-            out = await handle_update(bot, desk, update)
+            out = await handle_update(bot, desk, update, toasts)
             if out is None or out.wake_sender:
                 wake_sender()
             offset = update.update_id + 1
@@ -244,9 +246,10 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
     runner = None
     tasks: list[asyncio.Task[None]] = []
+    toasts = Toasts()
     if webhook is not None:
         async def apply(data: dict[str, Any]) -> None:
-            out = await apply_raw_update(bot, core.desk, data)
+            out = await apply_raw_update(bot, core.desk, data, toasts)
             if out is not None and out.wake_sender:
                 sender.wake()
 
@@ -258,7 +261,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         with contextlib.suppress(TelegramError):
             await bot.delete_webhook()
         tasks.append(asyncio.create_task(
-            poll(bot, core.desk, sender.wake, stop, polling_timeout), name="polling"))
+            poll(bot, core.desk, sender.wake, stop, toasts, polling_timeout), name="polling"))
     sender.wake()
     try:
         await stop.wait()
@@ -269,5 +272,6 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 5)
         await stop_background(runner, sender_task, scheduler)
+        await toasts.drain()
         with contextlib.suppress(Exception):
             await bot.shutdown()

@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from handlers.inbound import Inbound, Kind
 from handlers.texts import SYSTEM_ERROR
 
-__all__ = ["SYSTEM_ERROR", "callback_inbound", "command_parts", "message_inbound",
+__all__ = ["SYSTEM_ERROR", "Toasts", "callback_inbound", "command_parts", "message_inbound",
            "unsupported_kind"]
+
+log = logging.getLogger(__name__)
+
+
+class Toasts:
+    """Answers to button presses (answerCallbackQuery), sent beside the update loop.
+
+    A toast is ephemeral and nothing waits on it, while across a network each call costs a
+    round trip: awaited inline, every press would hold up the updates behind it that long."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def send(self, call: Awaitable[Any], update_id: int) -> None:
+        task = asyncio.ensure_future(self._run(call, update_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _run(call: Awaitable[Any], update_id: int) -> None:
+        try:
+            await call
+        except Exception as exc:  # the press was applied; only its toast is lost
+            log.warning("answerCallbackQuery failed for update %s: %s", update_id, exc)
+
+    async def drain(self, timeout: float = 3.0) -> None:
+        """Let the toasts in flight finish (on shutdown), up to `timeout` seconds."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
 
 
 def command_parts(text: str) -> tuple[str, str] | None:

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Outbox pacing (Telegram: ~1 msg/s per chat, ~30 msg/s overall).
     send_per_chat_interval: float = 1.0
     send_global_per_second: float = 25.0
+    # Pushes waiting for Telegram's answer at once (other chats meanwhile; one per chat). The
+    # rate above needs about rate × round trip: 8 keeps 25/s up to a 0.3 s round trip.
+    send_concurrency: int = 8
     # A crashed sender's claimed messages go out again after this many seconds.
     outbox_lease_seconds: float = 15.0
     outbox_linger_seconds: float = 0.02
@@ -123,6 +126,13 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(texts.BAD_CLOCK_TIME) from None
         return value.strip()
+
+    @field_validator("send_concurrency")
+    @classmethod
+    def _check_send_concurrency(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(texts.BAD_SEND_CONCURRENCY)
+        return value
 
     @field_validator("progress_grace_days")
     @classmethod

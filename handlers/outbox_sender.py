@@ -8,6 +8,7 @@ kept per chat: when one message to a chat must wait, the later ones to that chat
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -56,7 +57,8 @@ class OutboxSender:
         *,
         per_chat_interval: float = 1.0,
         global_per_second: float = 25.0,
-        batch: int = 10,
+        batch: int = 32,
+        max_in_flight: int = 8,
         lease: timedelta = LEASE,
         linger: float = 0.02,
         monotonic: Callable[[], float] = time.monotonic,
@@ -67,6 +69,13 @@ class OutboxSender:
         self.per_chat_interval = per_chat_interval
         self.global_interval = 1.0 / global_per_second if global_per_second > 0 else 0.0
         self.batch = batch
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._record_lock = asyncio.Lock()
+        # Message ids of rows this sender sent recently (row id → message id), so an edit of
+        # one finds it without asking the database.
+        self._message_ids: dict[int, int] = {}
         self.lease = lease
         # After a wake-up, wait this long before claiming, so that the messages of updates
         # being applied right now go out in the same round (one claim and one record for
@@ -79,6 +88,14 @@ class OutboxSender:
         self._chat_blocked: dict[int, float] = {}
         self._global_next = 0.0
         self._wake = asyncio.Event()
+        # One lane per chat with rows in hand: its rows in order, and the task sending them.
+        self._lanes: dict[int, collections.deque[ClaimedRow]] = {}
+        self._lane_tasks: dict[int, asyncio.Future[None]] = {}
+        self._lane_done = asyncio.Event()
+        self._lane_errors: list[BaseException] = []
+        self._claimed_at: dict[int, float] = {}
+        self._release: list[int] = []
+        self._finished = 0
         self.sent_count = 0
         # Rows this sender claimed and has not finished: released on shutdown so a restart
         # does not wait out the lease.
@@ -94,15 +111,18 @@ class OutboxSender:
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
         """Deliver until `stop` is set. A message being sent when it is set is finished (so it
-        is not sent again after a restart); the rest of the batch is released at once."""
+        is not sent again after a restart); the rest of what was claimed is released at once."""
         self._stop = stop
         try:
             await self._loop(stop, idle_seconds)
         finally:
             try:
-                await self._record_sent()
+                await self._end_lanes()
             finally:
-                await self.release_claims()
+                try:
+                    await self._record_sent()
+                finally:
+                    await self.release_claims()
 
     async def release_claims(self) -> None:
         claimed, self._claimed = self._claimed, set()
@@ -114,89 +134,197 @@ class OutboxSender:
             log.debug("could not release outbox rows %s", sorted(claimed), exc_info=True)
 
     async def _loop(self, stop: asyncio.Event, idle_seconds: float) -> None:
+        """Claim whenever there is room, so that a chat with several messages, or a slow
+        answer, never holds up the others."""
         while not stop.is_set():
+            self._wake.clear()
+            self._lane_done.clear()
+            room = self.batch - self._held()
+            got = 0
             try:
-                delivered = await self.deliver_once()
+                await self._tidy()
+                if room > 0:
+                    got = await self._claim(room)
             except Exception:  # keep the loop alive; the rows stay pending
                 log.exception("outbox delivery round failed")
-                delivered = 0
-            if delivered and self._last_claimed >= self.batch:
-                continue  # a full round: more may be waiting
-            if not delivered:
-                self._wake.clear()
-                waiters = [asyncio.ensure_future(self._wake.wait()),
-                           asyncio.ensure_future(stop.wait())]
-                done, pending = await asyncio.wait(waiters, timeout=idle_seconds,
-                                                   return_when=asyncio.FIRST_COMPLETED)
-                for w in pending:
-                    w.cancel()
-                if not done:
-                    continue  # idle timeout: look for rows that became due
-            if self.linger > 0 and not stop.is_set():
+            if got and got >= room:
+                # Full: more may be waiting. Claim again as soon as a chat's lane has ended.
+                await self._wait_for(stop, self._lane_done, idle_seconds)
+                continue
+            woken = await self._wait_for(stop, self._wake, idle_seconds)
+            if woken is self._wake and self.linger > 0 and not stop.is_set():
+                # Let the messages of updates being applied right now join this claim.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.linger)
 
+    @staticmethod
+    async def _wait_for(stop: asyncio.Event, event: asyncio.Event,
+                        timeout: float) -> asyncio.Event | None:
+        """Wait until `event` or `stop` is set, at most `timeout` seconds; the event that
+        ended the wait, None on timeout."""
+        waiters = {asyncio.ensure_future(e.wait()): e for e in (event, stop)}
+        done, pending = await asyncio.wait(waiters, timeout=timeout,
+                                           return_when=asyncio.FIRST_COMPLETED)
+        for w in pending:
+            w.cancel()
+        return waiters[next(iter(done))] if done else None
+
     async def deliver_once(self) -> int:
-        """One round: claim due rows, send what pacing allows. Returns rows finished."""
+        """One round: claim due rows, send what pacing allows, record. Returns rows finished.
+
+        Chats are served side by side (at most `max_in_flight` requests at once), each chat's
+        rows one after another in order: across a network every request waits a round trip,
+        and one at a time a sender would manage only 1/RTT messages per second."""
+        before = self._finished
+        if not await self._claim(self.batch):
+            return 0
+        await self._end_lanes(wait=True)
+        await self._tidy()
+        errors, self._lane_errors = self._lane_errors, []
+        if errors:
+            # The failed chat's rows stay leased until the lease runs out (whether they
+            # reached Telegram is unknown); the other chats' sends are recorded above.
+            raise errors[0]
+        return self._finished - before
+
+    async def _claim(self, limit: int) -> int:
+        """Claim up to `limit` due rows and hand each to its chat's lane."""
         now = self.clock.now()
         async with self.uow_factory() as uow:
-            rows = list(await uow.outbox.claim_due(now, self.batch, self.lease))
+            rows = list(await uow.outbox.claim_due(now, limit, self.lease))
             await uow.commit()
         self._last_claimed = len(rows)
-        if not rows:
-            return 0
-        self._claimed.update(r.id for r in rows)
-        finished = 0
-        held: set[int] = set()
-        release: list[int] = []
+        claimed_at = self._mono()
+        for row in rows:
+            self._claimed.add(row.id)
+            self._claimed_at[row.id] = claimed_at
+            lane = self._lanes.get(row.chat_id)
+            if lane is None:
+                lane = self._lanes[row.chat_id] = collections.deque()
+                self._lane_tasks[row.chat_id] = asyncio.ensure_future(self._run_lane(row.chat_id))
+            lane.append(row)
+        return len(rows)
+
+    def _held(self) -> int:
+        return sum(len(lane) for lane in self._lanes.values())
+
+    async def _tidy(self) -> None:
+        """Write the "sent" marks the lanes left, and release the rows they gave up."""
+        await self._record_sent()
+        release, self._release = self._release, []
+        if release:
+            await self._release_many(release)
+
+    async def _end_lanes(self, wait: bool = False) -> None:
+        """Wait for the lanes to finish (`wait`, or when stopping: each finishes the send it
+        is in the middle of); otherwise cancel them (their rows are released by `run`)."""
+        tasks = list(self._lane_tasks.values())
+        if not tasks:
+            return
+        if not wait and not self._stopping():
+            for task in tasks:
+                task.cancel()
+        # Cancelled meanwhile (shutdown grace over): gather cancels the lanes too.
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    async def _run_lane(self, chat_id: int) -> None:
+        lane = self._lanes[chat_id]
         try:
-            for row in rows:
-                if self._stop is not None and self._stop.is_set():
-                    break  # shutting down: the finally of run() releases what is left
-                if row.chat_id in held or self._mono() < self._chat_blocked.get(row.chat_id, 0.0):
-                    held.add(row.chat_id)
-                    release.append(row.id)
-                    continue
-                wait = self._chat_next.get(row.chat_id, 0.0) - self._mono()
-                if wait > 0 and wait > 2.0:
-                    held.add(row.chat_id)
-                    release.append(row.id)
-                    continue
-                if wait > 0 or self._global_next > self._mono():
-                    await self._record_sent()  # nothing sent stays unrecorded while we wait
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                gwait = self._global_next - self._mono()
-                if gwait > 0:
-                    await asyncio.sleep(gwait)
-                done = await self._deliver(row)
-                if done:
-                    finished += 1
-                else:
-                    held.add(row.chat_id)
+            while lane and not self._stopping():
+                await self._send_lane(chat_id, lane)
+                if len(self._lane_tasks) == 1:
+                    # The last lane running writes the marks of all (one write, not one per
+                    # chat); while others run, the claim loop and pacing waits write them.
+                    # Rows claimed for this chat meanwhile are sent as well (loop).
+                    await self._record_sent()
+        except Exception as exc:
+            # Whether the message in hand reached Telegram is unknown: its rows stay leased.
+            log.exception("outbox delivery to chat %s failed", chat_id)
+            self._lane_errors.append(exc)
+            lane.clear()
         finally:
+            del self._lanes[chat_id]
+            del self._lane_tasks[chat_id]
+            self._lane_done.set()
+
+    async def _send_lane(self, chat_id: int, lane: collections.deque[ClaimedRow]) -> None:
+        """One chat's rows, in order, one at a time; what cannot go now is given back."""
+        while lane:
+            if self._stopping():
+                return  # shutting down: the finally of run() releases what is left
+            row = lane[0]
+            wait = self._chat_next.get(chat_id, 0.0) - self._mono()
+            # Held so long that its lease could run out while it waits (and another sender
+            # take it): give it back instead.
+            stale = (self._mono() - self._claimed_at.get(row.id, 0.0)
+                     > self.lease.total_seconds() / 2)
+            if self._mono() < self._chat_blocked.get(chat_id, 0.0) or wait > 2.0 or stale:
+                self._give_back(lane)
+                return
+            if wait > 0:
+                await self._record_sent()  # nothing sent stays unrecorded while we wait
+                await asyncio.sleep(wait)
+            await self._global_turn()
+            if self._stopping():
+                return
+            async with self._in_flight:
+                done = await self._deliver(row)
+            lane.popleft()
+            self._claimed_at.pop(row.id, None)
+            if not done:
+                self._give_back(lane)  # they must not overtake it
+                return
+            self._finished += 1
+
+    def _give_back(self, lane: collections.deque[ClaimedRow]) -> None:
+        for row in lane:
+            self._release.append(row.id)
+            self._claimed_at.pop(row.id, None)
+        lane.clear()
+
+    async def _global_turn(self) -> None:
+        """Wait for this send's turn under the overall rate: turns are handed out in order,
+        `global_interval` apart, so concurrent chats together keep to the limit."""
+        if self.global_interval <= 0:
+            return
+        now = self._mono()
+        turn = max(now, self._global_next)
+        self._global_next = turn + self.global_interval
+        if turn > now:
             await self._record_sent()
-            if release:
-                await self._release_many(release)
-        return finished
+            await asyncio.sleep(max(0.0, turn - self._mono()))
 
     async def _record_sent(self) -> None:
-        sent, self._sent = self._sent, []
-        if not sent:
-            return
-        async with self.uow_factory() as uow:
-            await uow.outbox.finish_sent(sent, self.clock.now())
-            await uow.commit()
+        # One writer at a time: chats finishing together share a write, and an edit looking
+        # up its original waits until a write in progress has landed.
+        async with self._record_lock:
+            sent, self._sent = self._sent, []
+            if not sent:
+                return
+            async with self.uow_factory() as uow:
+                await uow.outbox.finish_sent(sent, self.clock.now())
+                await uow.commit()
         for row_id, _ in sent:
             self._claimed.discard(row_id)
+
+    def _remember(self, row_id: int, message_id: int) -> None:
+        self._message_ids[row_id] = message_id
+        if len(self._message_ids) > 4096:
+            self._message_ids.pop(next(iter(self._message_ids)))
 
     async def _deliver(self, row: ClaimedRow) -> bool:
         payload = dict(row.payload)
         message_id: int | None = payload.get("message_id")
-        if payload.get("op") == "edit" and message_id is None and payload.get("edit_of"):
-            await self._record_sent()  # the original may be among the unrecorded sends
+        edit_of = payload.get("edit_of") if payload.get("op") == "edit" else None
+        if message_id is None and edit_of:
+            # Sent by this sender lately (recorded or not yet): its id is at hand.
+            message_id = self._message_ids.get(int(edit_of))
+        if message_id is None and edit_of:
             async with self.uow_factory() as uow:
-                state = await uow.outbox.send_state(int(payload["edit_of"]))
+                state = await uow.outbox.send_state(int(edit_of))
             # Decided after that session closed: on SQLite a second one would wait for its lock.
             if state is None or state[0] == "failed":
                 await self._fail(row.id, "original message was never sent")
@@ -224,10 +352,10 @@ class OutboxSender:
             log.warning("outbox %s to %s failed for good: %s", row.id, row.chat_id, exc)
             await self._fail(row.id, str(exc))
             return True
-        now_m = self._mono()
-        self._chat_next[row.chat_id] = now_m + self.per_chat_interval
-        self._global_next = now_m + self.global_interval
+        self._chat_next[row.chat_id] = self._mono() + self.per_chat_interval
         self._sent.append((row.id, sent_id))
+        if sent_id is not None:
+            self._remember(row.id, sent_id)
         self.sent_count += 1
         return True
 

@@ -17,7 +17,8 @@ def _parse_user(text: str) -> tuple[int, str]:
 
 async def _serve(args: argparse.Namespace) -> None:
     emu = BotApiEmulator(token=args.token, username=args.username, host=args.host,
-                         port=args.port, poll_conflicts=not args.no_poll_conflicts)
+                         port=args.port, poll_conflicts=not args.no_poll_conflicts,
+                         rtt=args.rtt_ms / 1000)
     for user_id, name in args.user:
         emu.add_user(user_id, name)
     stop = asyncio.Event()
@@ -48,7 +49,11 @@ def main(argv: list[str] | None = None) -> None:
                         metavar="ID:NAME", help="pre-register a person (repeatable)")
     parser.add_argument("--no-poll-conflicts", action="store_true",
                         help="do not end an older long poll with 409 when a newer one arrives")
+    parser.add_argument("--rtt-ms", type=float, default=0.0, metavar="MS",
+                        help="network round trip to add to every Bot API call (default 0)")
     args = parser.parse_args(argv)
+    if args.rtt_ms < 0:
+        parser.error("--rtt-ms must not be negative")
     if not args.user:
         args.user = [(1001, "Demo User")]
     with contextlib.suppress(KeyboardInterrupt):

@@ -65,7 +65,7 @@ class BotApiEmulator(EmulatorState):
                  clock: Callable[[], float] = time.time, first_update_id: int = 1,
                  poll_conflicts: bool = True, webhook_retry_delay: float = 0.1,
                  webhook_retry_max_delay: float = 2.0, webhook_timeout: float = 30.0,
-                 max_body_bytes: int = 60 * 1024 * 1024) -> None:
+                 max_body_bytes: int = 60 * 1024 * 1024, rtt: float = 0.0) -> None:
         super().__init__(token, username, bot_name=bot_name, clock=clock,
                          first_update_id=first_update_id)
         self.host = host
@@ -76,6 +76,12 @@ class BotApiEmulator(EmulatorState):
         self.webhook_retry_max_delay = webhook_retry_max_delay
         self.webhook_timeout = webhook_timeout
         self.max_body_bytes = max_body_bytes
+        if rtt < 0:
+            raise ValueError("rtt must not be negative")
+        # A network between the bot and Telegram: every Bot API call takes rtt/2 to arrive
+        # (then it is applied) and rtt/2 for its answer to come back. Loopback has none, which
+        # makes a bot look CPU-bound when in production it mostly waits.
+        self.rtt = rtt
         self.webhook_deliveries: list[dict[str, Any]] = []
         self._faults: list[Fault] = []
         self._runner: web.AppRunner | None = None
@@ -228,6 +234,15 @@ class BotApiEmulator(EmulatorState):
             canonical = "getUpdates"
         if canonical is None:
             return self._answer(name, params, files, request, ApiError(404, "Not Found"))
+        if self.rtt:
+            await asyncio.sleep(self.rtt / 2)
+            response = await self._apply(canonical, params, files, request)
+            await asyncio.sleep(self.rtt / 2)
+            return response
+        return await self._apply(canonical, params, files, request)
+
+    async def _apply(self, canonical: str, params: dict[str, Any],
+                     files: dict[str, UploadedFile], request: web.Request) -> web.StreamResponse:
         fault = self._take_fault(canonical)
         if fault is not None:
             if fault.delay:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -68,6 +69,21 @@ def test_negative_grace_days_are_refused(monkeypatch: pytest.MonkeyPatch) -> Non
         Settings()
     assert caught.value.problems == [texts.SETTING_PROBLEM.format(
         name="ZHITONG_PROGRESS_GRACE_DAYS", value="-3", reason=texts.BAD_GRACE_DAYS)]
+
+
+def test_send_concurrency_reaches_the_sender_and_zero_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.app import make_sender
+
+    monkeypatch.setenv("ZHITONG_SEND_CONCURRENCY", "3")
+    core = SimpleNamespace(settings=Settings(), uow_factory=None, clock=None)
+    sender = make_sender(core, transport=None)  # type: ignore[arg-type]
+    assert sender._in_flight._value == 3  # three sends may wait for Telegram at once
+    monkeypatch.setenv("ZHITONG_SEND_CONCURRENCY", "0")
+    with pytest.raises(SettingsError) as caught:
+        Settings()
+    assert caught.value.problems == [texts.SETTING_PROBLEM.format(
+        name="ZHITONG_SEND_CONCURRENCY", value="0", reason=texts.BAD_SEND_CONCURRENCY)]
 
 
 @pytest.mark.parametrize("command", [["run"], ["sweep", "--now", "2026-11-24T09:00+08:00"]])

@@ -110,14 +110,19 @@ class World:
         label = next(b["text"] for b in self.buttons(msg) if word in b["text"])
         self.last_update = self.emu.press(user, msg["message_id"], text=label)
         await self.settle()
-        return self.toast(self.last_update)
+        return await self.toast(self.last_update)
 
     async def press_data(self, user: int, message_id: int, data: str) -> str | None:
         self.last_update = self.emu.press(user, message_id, data, strict=False)
         await self.settle()
-        return self.toast(self.last_update)
+        return await self.toast(self.last_update)
 
-    def toast(self, update_id: int) -> str | None:
+    async def toast(self, update_id: int) -> str | None:
+        """The toast the press showed; None when its answer was refused. The bot answers a
+        press beside its update loop, so the answer may land just after the update settled."""
+        query_id = self.emu.callback_query_id(update_id)
+        await self.emu.wait_for_request(
+            "answerCallbackQuery", lambda r: str(r.params.get("callback_query_id")) == query_id)
         for a in self.emu.callback_answers:
             if a.get("update_id") == update_id:
                 return a.get("text")

@@ -375,7 +375,7 @@ async def test_messages_enqueued_while_the_sender_lingers_share_one_round(
     await until_delivered(t, 3)
     stop.set()
     await task
-    assert t.texts() == ["first", "second", "third"]
+    assert t.texts(A) == ["first", "third"] and t.texts(B) == ["second"]
     assert spy.claims == [3] and spy.sent_writes == [3]  # one claim, one write for three
     async with uow_factory() as uow:
         rows = await uow.outbox.all()
@@ -396,3 +396,138 @@ async def test_each_send_is_recorded_before_the_sender_waits_for_pacing(
         await enqueue(uow_factory, clock.now(), A, key)
     assert await s.deliver_once() == 3
     assert spy.claims == [3] and spy.sent_writes == [1, 1, 1]
+
+
+# --- chats side by side --------------------------------------------------------------------
+
+
+class NetworkTransport(RecordingTransport):
+    """Every delivery takes a round trip; notes how many were in flight, overall and per chat."""
+
+    def __init__(self, rtt: float, fail_chat: int | None = None) -> None:
+        super().__init__()
+        self.rtt = rtt
+        self.fail_chat = fail_chat
+        self.in_flight: Counter[int] = Counter()
+        self.most_at_once = 0
+        self.most_per_chat = 0
+        self.starts: list[float] = []
+
+    async def deliver(self, chat_id: int, payload: dict[str, Any],
+                      message_id: int | None) -> int | None:
+        self.starts.append(asyncio.get_running_loop().time())
+        self.in_flight[chat_id] += 1
+        self.most_at_once = max(self.most_at_once, sum(self.in_flight.values()))
+        self.most_per_chat = max(self.most_per_chat, self.in_flight[chat_id])
+        try:
+            await asyncio.sleep(self.rtt)
+            if chat_id == self.fail_chat:
+                raise RuntimeError("connection reset in a way the transport did not expect")
+            return await super().deliver(chat_id, payload, message_id)
+        finally:
+            self.in_flight[chat_id] -= 1
+
+
+async def enqueue_rounds(uow_factory: UnitOfWorkFactory, clock: FrozenClock, chats: list[int],
+                         per_chat: int) -> dict[int, list[str]]:
+    """`per_chat` messages to each chat, interleaved as updates of several people would be."""
+    expected: dict[int, list[str]] = {c: [] for c in chats}
+    for i in range(per_chat):
+        for chat in chats:
+            key = f"{chat}:{i}"
+            await enqueue(uow_factory, clock.now(), chat, key)
+            expected[chat].append(key)
+    return expected
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 3, 8])
+async def test_chats_are_served_side_by_side_each_in_order(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock, max_in_flight: int) -> None:
+    chats = [A + i for i in range(5)]
+    expected = await enqueue_rounds(uow_factory, clock, chats, 3)
+    t = NetworkTransport(rtt=0.02)
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=0,
+                     max_in_flight=max_in_flight)
+    assert await s.deliver_once() == 15
+    assert t.most_at_once == min(max_in_flight, len(chats))  # never more than allowed
+    assert t.most_per_chat == 1  # one chat's messages never overtake each other
+    assert {c: t.texts(c) for c in chats} == expected
+    async with uow_factory() as uow:
+        rows = await uow.outbox.all()
+        assert {r.status for r in rows} == {"sent"} and all(r.message_id for r in rows)
+
+
+async def test_concurrent_chats_keep_to_the_overall_rate(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    chats = [A + i for i in range(6)]
+    await enqueue_rounds(uow_factory, clock, chats, 1)
+    t = NetworkTransport(rtt=0.05)
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=50)
+    assert await s.deliver_once() == 6
+    assert t.most_at_once > 1  # a send starts while earlier ones wait for their answers
+    gaps = [b - a for a, b in zip(t.starts, t.starts[1:], strict=False)]
+    assert min(gaps) >= 0.02 - 0.002  # 50 per second: starts 20 ms apart, never closer
+
+
+async def test_one_chat_failing_unexpectedly_leaves_the_others_sent_and_recorded(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    await enqueue_rounds(uow_factory, clock, [A, B], 2)
+    t = NetworkTransport(rtt=0.01, fail_chat=A)
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=0)
+    with pytest.raises(RuntimeError):
+        await s.deliver_once()
+    assert t.texts(B) == [f"{B}:0", f"{B}:1"] and t.texts(A) == []
+    async with uow_factory() as uow:
+        status = {r.idem_key: (r.status, r.claimed_until is not None)
+                  for r in await uow.outbox.all()}
+    assert status[f"{B}:0"] == status[f"{B}:1"] == ("sent", False)
+    # Whether A's first message reached Telegram is unknown: it stays leased (not sent again
+    # at once), and so does the one behind it, until the lease runs out.
+    assert status[f"{A}:0"] == status[f"{A}:1"] == ("pending", True)
+
+
+async def test_an_edit_right_behind_its_original_needs_no_lookup(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from storage.repositories import OutboxRepo
+
+    lookups: list[int] = []
+    real = OutboxRepo.send_state
+
+    async def send_state(repo: OutboxRepo, row_id: int) -> Any:
+        lookups.append(row_id)
+        return await real(repo, row_id)
+
+    monkeypatch.setattr(OutboxRepo, "send_state", send_state)
+    t = RecordingTransport()
+    s = sender(uow_factory, t, clock)
+    card = await enqueue(uow_factory, clock.now(), A, "card")
+    await enqueue(uow_factory, clock.now(), A, "card, edited",
+                  outmsg.edit("card, edited", edit_of=card))
+    assert await s.deliver_once() == 2
+    assert t.delivered[1] == (A, "edit", "card, edited", t.sent_ids["card"])
+    assert lookups == []  # the sender knew the id it had just been given
+
+
+async def test_a_chat_with_many_messages_does_not_hold_up_a_new_one_to_another(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    # A digest of ten messages to one admin is going out, one round trip each, when someone's
+    # reply is enqueued: the reply is claimed and sent beside it, not after it.
+    for i in range(10):
+        await enqueue(uow_factory, clock.now(), A, f"digest {i}")
+    t = NetworkTransport(rtt=0.03)
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=0,
+                     linger=0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=30))
+    await until_delivered(t, 2)
+    await enqueue(uow_factory, clock.now(), B, "reply")
+    s.wake()
+    await until_delivered(t, 11)
+    stop.set()
+    await task
+    assert t.texts(A) == [f"digest {i}" for i in range(10)]
+    order = t.texts()
+    assert order.index("reply") < order.index("digest 9")  # it did not wait for the digest
+    async with uow_factory() as uow:
+        assert {r.status for r in await uow.outbox.all()} == {"sent"}
