@@ -28,7 +28,7 @@ one — and flows per second are printed beside it. Target: full flow >= 0.5 x e
 
 The emulator is not Telegram: for the run the bot's rate limits are lifted
 (ZHITONG_RATE_LIMIT_PER_MINUTE, ZHITONG_SEND_GLOBAL_PER_SECOND), per-chat pacing is 0
-(ZHITONG_SEND_PER_CHAT_INTERVAL=0) and 64 pushes may wait for an answer at once
+(ZHITONG_SEND_PER_CHAT_INTERVAL=0) and 24 pushes may wait for an answer at once
 (ZHITONG_SEND_CONCURRENCY); in production the outbox paces to ~1 msg/s per chat and ~25 msg/s
 overall, which is what bounds a real deployment's pushes.
 
@@ -66,6 +66,7 @@ REPO = SCRIPT.parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot.emulator import BotApiEmulator  # noqa: E402
+from bot.runtime_common import connections_for  # noqa: E402
 
 TOKEN = "424242:LOAD-BENCH-TOKEN"
 ENTERPRISE_BASE = 810_000
@@ -79,6 +80,7 @@ RECEIPT = "诉求编号"
 # this many messages per text.
 FLOW_REQUESTS = 3
 PROFILE_DIR: Path | None = None  # --profile DIR: run zhitong under cProfile, stats there
+BENCH_SEND_CONCURRENCY = 24  # pushes in flight: enough for ~100 upd/s at a 0.1 s round trip
 RTT = 0.0  # --rtt-ms: the emulator's network round trip per Bot API call, in seconds
 MARK = re.compile(r"〔u(\d+)k(\d+)〕")
 
@@ -341,7 +343,7 @@ def bot_env(url: str, emu: BotApiEmulator, framework: str) -> dict[str, str]:
         "ZHITONG_SEND_GLOBAL_PER_SECOND": "100000",
         "ZHITONG_RATE_LIMIT_PER_MINUTE": "100000",
         # With no overall limit, enough pushes in flight to keep the network busy.
-        "ZHITONG_SEND_CONCURRENCY": "64",
+        "ZHITONG_SEND_CONCURRENCY": str(BENCH_SEND_CONCURRENCY),
     })
     return env
 
@@ -424,10 +426,15 @@ def run_echo_bot(framework: str) -> None:
 
         # PTB handles one update at a time by default; across a network that would make the
         # echo wait a round trip per message, so with --rtt-ms it handles them concurrently,
-        # as aiogram's polling does by default.
-        concurrent = os.environ.get("ECHO_CONCURRENT") == "1"
-        app = (Application.builder().token(token).base_url(f"{api}/bot")
-               .base_file_url(f"{api}/file/bot").concurrent_updates(concurrent).build())
+        # as aiogram's polling does by default, over as many connections as zhitong's PTB
+        # runtime has (PTB's default pool of 256 costs httpcore more CPU per request than the
+        # echo itself once many are open).
+        builder = (Application.builder().token(token).base_url(f"{api}/bot")
+                   .base_file_url(f"{api}/file/bot"))
+        if os.environ.get("ECHO_CONCURRENT") == "1":
+            builder = builder.concurrent_updates(True).connection_pool_size(
+                connections_for(BENCH_SEND_CONCURRENCY))
+        app = builder.build()
         app.add_handler(MessageHandler(filters.TEXT, echo_ptb))
         app.run_polling(allowed_updates=["message"])
         return
@@ -701,7 +708,7 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
           f"CPUs: {os.cpu_count()}; Python {sys.version.split()[0]}")
     print("Run settings (the emulator is not Telegram): ZHITONG_SEND_PER_CHAT_INTERVAL=0, "
           "ZHITONG_SEND_GLOBAL_PER_SECOND=100000, ZHITONG_RATE_LIMIT_PER_MINUTE=100000, "
-          "ZHITONG_SEND_CONCURRENCY=64, "
+          f"ZHITONG_SEND_CONCURRENCY={BENCH_SEND_CONCURRENCY}, "
           "--no-scheduler")
     print(f"Network round trip per Bot API call (--rtt-ms): {RTT * 1000:g} ms"
           + ("" if RTT else " (loopback: the bots are CPU-bound)"))

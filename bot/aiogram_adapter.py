@@ -63,8 +63,9 @@ class PinnedResponseSession(AiohttpSession):
         return super().check_response(bot, method, status_code, content)
 
 
-def make_bot(token: str, api_base: str) -> Bot:
-    session = PinnedResponseSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+def make_bot(token: str, api_base: str, connections: int = 100) -> Bot:
+    session = PinnedResponseSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")),
+                                    limit=connections)
     return Bot(token=token, session=session,
                default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 

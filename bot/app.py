@@ -100,6 +100,9 @@ def make_sender(core: Core, transport: Transport) -> OutboxSender:
                         per_chat_interval=s.send_per_chat_interval,
                         global_per_second=s.send_global_per_second,
                         max_in_flight=s.send_concurrency,
+                        # Rows in hand: enough that every send in flight has the next ones
+                        # of its chat queued behind it.
+                        batch=max(32, 4 * s.send_concurrency),
                         lease=timedelta(seconds=s.outbox_lease_seconds),
                         linger=s.outbox_linger_seconds)
 
@@ -171,9 +174,10 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     from aiogram.exceptions import TelegramNetworkError, TelegramServerError
 
     from bot.aiogram_adapter import AiogramTransport, apply_raw_update, build_dispatcher, make_bot
-    from bot.runtime_common import Toasts
+    from bot.runtime_common import Toasts, connections_for
 
-    bot = make_bot(core.settings.bot_token, core.settings.telegram_api)
+    bot = make_bot(core.settings.bot_token, core.settings.telegram_api,
+                   connections=max(100, connections_for(core.settings.send_concurrency)))
     me = await retry_until_reachable(bot.get_me, stop,
                                      (TelegramNetworkError, TelegramServerError))
     if me is None:  # stopped while the Bot API was unreachable

@@ -35,7 +35,13 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.runtime_common import SYSTEM_ERROR, Toasts, callback_inbound, message_inbound
+from bot.runtime_common import (
+    SYSTEM_ERROR,
+    Toasts,
+    callback_inbound,
+    connections_for,
+    message_inbound,
+)
 from handlers.desk import Desk
 from handlers.inbound import Outbound
 from handlers.outbox_sender import Permanent, RetryLater
@@ -43,13 +49,16 @@ from handlers.outbox_sender import Permanent, RetryLater
 log = logging.getLogger(__name__)
 
 
-def make_bot(token: str, api_base: str, polling_timeout: int = 20) -> Bot:
+def make_bot(token: str, api_base: str, polling_timeout: int = 20,
+             connections: int = 16) -> Bot:
+    """`connections`: room for every push the outbox may have in flight plus the toasts; a
+    request waiting for a free connection longer than httpx's pool timeout fails (TimedOut)."""
     base = api_base.rstrip("/")
     return Bot(
         token,
         base_url=f"{base}/bot",
         base_file_url=f"{base}/file/bot",
-        request=HTTPXRequest(connection_pool_size=16, read_timeout=15),
+        request=HTTPXRequest(connection_pool_size=connections, read_timeout=15),
         get_updates_request=HTTPXRequest(read_timeout=polling_timeout + 10),
     )
 
@@ -233,7 +242,8 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         stop_background,
     )
 
-    bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout)
+    bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout,
+                   connections=connections_for(core.settings.send_concurrency))
     if await retry_until_reachable(_initialized(bot), stop, (NetworkError, TimedOut)) is None:
         return
     if bot.username:

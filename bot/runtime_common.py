@@ -10,10 +10,16 @@ from typing import Any
 from handlers.inbound import Inbound, Kind
 from handlers.texts import SYSTEM_ERROR
 
-__all__ = ["SYSTEM_ERROR", "Toasts", "callback_inbound", "command_parts", "message_inbound",
-           "unsupported_kind"]
+__all__ = ["SYSTEM_ERROR", "Toasts", "callback_inbound", "command_parts", "connections_for",
+           "message_inbound", "unsupported_kind"]
 
 log = logging.getLogger(__name__)
+
+
+def connections_for(send_concurrency: int) -> int:
+    """HTTP connections to the Bot API: the outbox's pushes in flight, and room for toasts and
+    the odd direct answer beside them."""
+    return send_concurrency + 8
 
 
 class Toasts:

@@ -103,7 +103,10 @@ Faults: ``fail_next(method, status=429, retry_after=None, count=1, description=N
 applied=False, delay=0.0)`` — the next ``count`` calls of ``method`` ("*" = any) answer that
 error (429 with parameters.retry_after, 1 by default; 5xx "Internal Server Error" / "Bad
 Gateway" …); status=0 drops the connection; applied=True performs the call before failing;
-``clear_faults()``.
+``delay_next(method, seconds, count=1)`` — the next calls are answered normally, only late;
+``clear_faults()``. ``BotApiEmulator(rtt=seconds)`` (``python -m bot.emulator --rtt-ms``) puts a
+network between bot and emulator: every Bot API call arrives rtt/2 late and its answer takes
+another rtt/2.
 
 HTTP control interface (JSON; answers {"ok": true, "result": ...} or 400 {"ok": false,
 "error": ...})

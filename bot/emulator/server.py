@@ -187,6 +187,15 @@ class BotApiEmulator(EmulatorState):
                                   remaining=count, description=description, applied=applied,
                                   delay=delay))
 
+    def delay_next(self, method: str, seconds: float, count: int = 1) -> None:
+        """The next `count` calls of `method` ("*" for any) are answered normally, but only
+        after `seconds` (a slow network or a slow Telegram for that call)."""
+        if count < 1 or seconds < 0:
+            raise ValueError("count must be >= 1 and seconds >= 0")
+        self._faults.append(Fault(method=method.lower(), status=200, retry_after=None,
+                                  remaining=count, description=None, applied=False,
+                                  delay=seconds))
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -244,6 +253,9 @@ class BotApiEmulator(EmulatorState):
     async def _apply(self, canonical: str, params: dict[str, Any],
                      files: dict[str, UploadedFile], request: web.Request) -> web.StreamResponse:
         fault = self._take_fault(canonical)
+        if fault is not None and fault.status == 200:  # delay_next: slow, then answered
+            await asyncio.sleep(fault.delay)
+            fault = None
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)

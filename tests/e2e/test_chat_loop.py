@@ -134,3 +134,23 @@ async def test_a_refused_toast_loses_nothing_and_alarms_no_one(world: World) -> 
     assert texts.SYSTEM_ERROR not in [m.get("text") for m in world.messages(HAN)]
     assert len(await world.tickets()) == 1
     assert world.emu.pending_updates() == []  # acknowledged, not handed out again
+
+
+async def test_a_slow_toast_does_not_hold_up_the_updates_behind_it(world: World) -> None:
+    # Across a network every answerCallbackQuery takes a round trip; the bot answers presses
+    # beside its update loop, so the next person's message is not kept waiting for it.
+    await world.say(HAN, HV_LINE)
+    world.emu.delay_next("answerCallbackQuery", 4.0)
+    card = world.with_button(HAN, "提交")
+    label = next(b["text"] for b in world.buttons(card) if "提交" in b["text"])
+    press = world.emu.press(HAN, card["message_id"], text=label)
+    world.emu.send_text(YANG, "/help")
+    reply = await world.emu.wait_for_message(YANG, timeout=3.0)  # the toast takes 4 s
+    assert reply["text"]
+    query_id = world.emu.callback_query_id(press)
+    answered = [r for r in world.emu.requests_for("answerCallbackQuery")
+                if str(r.params.get("callback_query_id")) == query_id]
+    assert answered == []  # still on its way when the other person had their answer
+    assert await world.toast(press)  # and it did arrive in the end
+    await world.settle()
+    assert "诉求编号" in world.text(HAN)

@@ -531,3 +531,21 @@ async def test_a_chat_with_many_messages_does_not_hold_up_a_new_one_to_another(
     assert order.index("reply") < order.index("digest 9")  # it did not wait for the digest
     async with uow_factory() as uow:
         assert {r.status for r in await uow.outbox.all()} == {"sent"}
+
+
+async def test_a_reply_goes_ahead_of_a_burst_of_reminders(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    # Forty reminders are queued (the morning's 督办) when someone types: the answer they are
+    # waiting for is urgent and is claimed with the first batch, not after the forty.
+    async with uow_factory() as uow:
+        for i in range(40):
+            await uow.outbox.enqueue(idem_key=f"remind:{i}", chat_id=A + 1 + i,
+                                     payload=outmsg.send(f"remind {i}"), now=clock.now())
+        await uow.outbox.enqueue(idem_key="reply", chat_id=A, payload=outmsg.send("reply"),
+                                 now=clock.now(), urgent=True)
+        await uow.commit()
+    t = RecordingTransport()
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=0, batch=10)
+    assert await s.deliver_once() == 10
+    assert "reply" in t.texts() and t.texts(A) == ["reply"]
+    assert [x for x in t.texts() if x != "reply"] == [f"remind {i}" for i in range(9)]
