@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=15)
 MAX_BACKOFF_SECONDS = 300.0
 MAX_ATTEMPTS = 12
+# Longest a sent message's "sent" mark waits to share a write with others, while sends go on:
+# a crash repeats what was sent in the last this-many seconds (and what was in flight).
+RECORD_WITHIN = 0.02
 
 
 class RetryLater(Exception):
@@ -96,14 +99,16 @@ class OutboxSender:
         self._claimed_at: dict[int, float] = {}
         self._release: list[int] = []
         self._finished = 0
+        self._pacing = 0  # lanes asleep until their pace allows the next send
+        self._sent_since = 0.0  # when the oldest unwritten "sent" mark was made
         self.sent_count = 0
         # Rows this sender claimed and has not finished: released on shutdown so a restart
         # does not wait out the lease.
         self._claimed: set[int] = set()
         self._stop: asyncio.Event | None = None
-        # Rows sent whose "sent" mark is not written yet: written together, before the sender
-        # waits (pacing) and at the end of each round — at production pacing that is after
-        # every message; only unpaced bursts share one write among up to `batch` sends.
+        # Rows sent whose "sent" mark is not written yet: written together — before a lane
+        # waits (pacing), by the last lane to finish, and by the claim loop — so at production
+        # pacing after every message; only unpaced bursts share one write among many sends.
         self._sent: list[tuple[int, int | None]] = []
 
     def wake(self) -> None:
@@ -147,7 +152,7 @@ class OutboxSender:
                     got = await self._claim(room)
             except Exception:  # keep the loop alive; the rows stay pending
                 log.exception("outbox delivery round failed")
-            if got and got >= room:
+            if room <= 0 or got >= room:
                 # Full: more may be waiting. Claim again as soon as a chat's lane has ended.
                 await self._wait_for(stop, self._lane_done, idle_seconds)
                 continue
@@ -235,10 +240,12 @@ class OutboxSender:
         try:
             while lane and not self._stopping():
                 await self._send_lane(chat_id, lane)
-                if len(self._lane_tasks) == 1:
-                    # The last lane running writes the marks of all (one write, not one per
-                    # chat); while others run, the claim loop and pacing waits write them.
-                    # Rows claimed for this chat meanwhile are sent as well (loop).
+                if (len(self._lane_tasks) - 1 == self._pacing
+                        or self._mono() - self._sent_since >= RECORD_WITHIN):
+                    # Every other lane is waiting out its pace (or there is none), so nothing
+                    # else will end soon and share the write; or the oldest mark has waited
+                    # long enough. Otherwise the next lane to end writes them together. Rows
+                    # claimed for this chat meanwhile are sent as well (loop).
                     await self._record_sent()
         except Exception as exc:
             # Whether the message in hand reached Telegram is unknown: its rows stay leased.
@@ -265,8 +272,7 @@ class OutboxSender:
                 self._give_back(lane)
                 return
             if wait > 0:
-                await self._record_sent()  # nothing sent stays unrecorded while we wait
-                await asyncio.sleep(wait)
+                await self._pace_until(self._mono() + wait)
             await self._global_turn()
             if self._stopping():
                 return
@@ -294,8 +300,18 @@ class OutboxSender:
         turn = max(now, self._global_next)
         self._global_next = turn + self.global_interval
         if turn > now:
+            await self._pace_until(turn)
+
+    async def _pace_until(self, at: float) -> None:
+        """Wait until monotonic time `at`, writing the "sent" marks first: nothing sent stays
+        unrecorded while we wait. Counted as pacing from the start, so a lane ending meanwhile
+        writes its own marks instead of leaving them to this one."""
+        self._pacing += 1
+        try:
             await self._record_sent()
-            await asyncio.sleep(max(0.0, turn - self._mono()))
+            await asyncio.sleep(max(0.0, at - self._mono()))
+        finally:
+            self._pacing -= 1
 
     async def _record_sent(self) -> None:
         # One writer at a time: chats finishing together share a write, and an edit looking
@@ -353,6 +369,8 @@ class OutboxSender:
             await self._fail(row.id, str(exc))
             return True
         self._chat_next[row.chat_id] = self._mono() + self.per_chat_interval
+        if not self._sent:
+            self._sent_since = self._mono()
         self._sent.append((row.id, sent_id))
         if sent_id is not None:
             self._remember(row.id, sent_id)

@@ -463,10 +463,12 @@ async def test_concurrent_chats_keep_to_the_overall_rate(
     await enqueue_rounds(uow_factory, clock, chats, 1)
     t = NetworkTransport(rtt=0.05)
     s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=50)
+    began = asyncio.get_running_loop().time()
     assert await s.deliver_once() == 6
     assert t.most_at_once > 1  # a send starts while earlier ones wait for their answers
-    gaps = [b - a for a, b in zip(t.starts, t.starts[1:], strict=False)]
-    assert min(gaps) >= 0.02 - 0.002  # 50 per second: starts 20 ms apart, never closer
+    # 50 per second: the k-th send never starts before its turn, k × 20 ms after the first.
+    early = [k for k, at in enumerate(t.starts) if at < began + k * 0.02 - 0.001]
+    assert early == [] and len(t.starts) == 6
 
 
 async def test_one_chat_failing_unexpectedly_leaves_the_others_sent_and_recorded(
@@ -549,3 +551,28 @@ async def test_a_reply_goes_ahead_of_a_burst_of_reminders(
     assert await s.deliver_once() == 10
     assert "reply" in t.texts() and t.texts(A) == ["reply"]
     assert [x for x in t.texts() if x != "reply"] == [f"remind {i}" for i in range(9)]
+
+
+async def test_a_send_is_recorded_while_another_chat_waits_out_its_pace(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    # B's second message must wait a second (per-chat pace); A's message, sent meanwhile, is
+    # marked sent at once rather than when B's wait is over (a crash in between would repeat it).
+    for key, chat in (("b1", B), ("b2", B), ("a1", A)):
+        await enqueue(uow_factory, clock.now(), chat, key)
+    t = RecordingTransport()
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=1.0, global_per_second=0,
+                     linger=0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=30))
+    await until_delivered(t, 2)
+    a1_recorded_first = False
+    while "b2" not in t.texts():
+        if (await row_of(uow_factory, "a1")).status == "sent":
+            a1_recorded_first = True
+            break
+        await asyncio.sleep(0.02)
+    await until_delivered(t, 3)
+    stop.set()
+    await task
+    assert t.texts(B) == ["b1", "b2"] and t.texts(A) == ["a1"]
+    assert a1_recorded_first
