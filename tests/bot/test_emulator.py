@@ -10,6 +10,7 @@ import asyncio
 import html
 import json
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -696,3 +697,26 @@ async def test_standalone_entry_point() -> None:
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 20)
+
+
+async def test_a_round_trip_and_a_late_answer_as_over_a_network(emu: BotApiEmulator) -> None:
+    loop = asyncio.get_running_loop()
+    emu.rtt = 0.2
+    began, began_wall = loop.time(), time.time()  # requests are stamped with wall time
+    status, body = await raw_call(emu, "sendMessage", json={"chat_id": ALICE, "text": "hi"})
+    took = loop.time() - began
+    assert (status, body["result"]["text"]) == (200, "hi")
+    # Applied half-way (the request travelling there), answered after the whole round trip.
+    applied_after = emu.requests_for("sendMessage")[-1].time - began_wall
+    assert 0.1 - 0.01 <= applied_after < took
+    assert took >= 0.2 - 0.01
+    emu.rtt = 0.0
+    emu.delay_next("sendMessage", 0.3)
+    began = loop.time()
+    status, body = await raw_call(emu, "sendMessage", json={"chat_id": ALICE, "text": "late"})
+    assert (status, body["result"]["text"]) == (200, "late")  # answered normally, only late
+    assert loop.time() - began >= 0.3 - 0.01
+    status, _ = await raw_call(emu, "sendMessage", json={"chat_id": ALICE, "text": "on time"})
+    assert status == 200 and len(emu.sent_messages(ALICE)) == 3
+    with pytest.raises(ValueError):
+        BotApiEmulator(rtt=-1)
