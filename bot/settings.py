@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -60,6 +60,13 @@ class SettingsError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.echo(self.format_message(), err=True, file=file)
+
+
+# Whole-number settings with a least value: (least, the reason shown when it is below).
+_LEAST: dict[str, tuple[int, str]] = {
+    "send_concurrency": (1, texts.BAD_SEND_CONCURRENCY),
+    "progress_grace_days": (0, texts.BAD_GRACE_DAYS),
+}
 
 
 class Settings(BaseSettings):
@@ -127,18 +134,12 @@ class Settings(BaseSettings):
             raise ValueError(texts.BAD_CLOCK_TIME) from None
         return value.strip()
 
-    @field_validator("send_concurrency")
+    @field_validator(*_LEAST)
     @classmethod
-    def _check_send_concurrency(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError(texts.BAD_SEND_CONCURRENCY)
-        return value
-
-    @field_validator("progress_grace_days")
-    @classmethod
-    def _check_grace_days(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError(texts.BAD_GRACE_DAYS)
+    def _check_least(cls, value: int, info: ValidationInfo) -> int:
+        least, problem = _LEAST[info.field_name or ""]
+        if value < least:
+            raise ValueError(problem)
         return value
 
     @classmethod

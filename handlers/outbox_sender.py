@@ -84,19 +84,18 @@ class OutboxSender:
         # being applied right now go out in the same round (one claim and one record for
         # several messages instead of two transactions each).
         self.linger = linger
-        self._last_claimed = 0
         self._mono = monotonic
         self._chat_next: dict[int, float] = {}
         # Chats whose oldest message waits out a retry: nothing later to them goes first.
         self._chat_blocked: dict[int, float] = {}
         self._global_next = 0.0
         self._wake = asyncio.Event()
-        # One lane per chat with rows in hand: its rows in order, and the task sending them.
-        self._lanes: dict[int, collections.deque[ClaimedRow]] = {}
+        # One lane per chat with rows in hand: its rows in order (each with the monotonic time
+        # it was claimed), and the task sending them.
+        self._lanes: dict[int, collections.deque[tuple[ClaimedRow, float]]] = {}
         self._lane_tasks: dict[int, asyncio.Future[None]] = {}
         self._lane_done = asyncio.Event()
         self._lane_errors: list[BaseException] = []
-        self._claimed_at: dict[int, float] = {}
         self._release: list[int] = []
         self._finished = 0
         self._pacing = 0  # lanes asleep until their pace allows the next send
@@ -107,8 +106,9 @@ class OutboxSender:
         self._claimed: set[int] = set()
         self._stop: asyncio.Event | None = None
         # Rows sent whose "sent" mark is not written yet: written together — before a lane
-        # waits (pacing), by the last lane to finish, and by the claim loop — so at production
-        # pacing after every message; only unpaced bursts share one write among many sends.
+        # waits (pacing), by a lane that ends while the others pace or once the oldest mark is
+        # RECORD_WITHIN old, and by the claim loop — so at production pacing after every
+        # message; only unpaced bursts share one write among many sends.
         self._sent: list[tuple[int, int | None]] = []
 
     def wake(self) -> None:
@@ -198,16 +198,14 @@ class OutboxSender:
         async with self.uow_factory() as uow:
             rows = list(await uow.outbox.claim_due(now, limit, self.lease))
             await uow.commit()
-        self._last_claimed = len(rows)
         claimed_at = self._mono()
         for row in rows:
             self._claimed.add(row.id)
-            self._claimed_at[row.id] = claimed_at
             lane = self._lanes.get(row.chat_id)
             if lane is None:
                 lane = self._lanes[row.chat_id] = collections.deque()
                 self._lane_tasks[row.chat_id] = asyncio.ensure_future(self._run_lane(row.chat_id))
-            lane.append(row)
+            lane.append((row, claimed_at))
         return len(rows)
 
     def _held(self) -> int:
@@ -257,17 +255,17 @@ class OutboxSender:
             del self._lane_tasks[chat_id]
             self._lane_done.set()
 
-    async def _send_lane(self, chat_id: int, lane: collections.deque[ClaimedRow]) -> None:
+    async def _send_lane(self, chat_id: int,
+                         lane: collections.deque[tuple[ClaimedRow, float]]) -> None:
         """One chat's rows, in order, one at a time; what cannot go now is given back."""
         while lane:
             if self._stopping():
                 return  # shutting down: the finally of run() releases what is left
-            row = lane[0]
+            row, claimed_at = lane[0]
             wait = self._chat_next.get(chat_id, 0.0) - self._mono()
             # Held so long that its lease could run out while it waits (and another sender
             # take it): give it back instead.
-            stale = (self._mono() - self._claimed_at.get(row.id, 0.0)
-                     > self.lease.total_seconds() / 2)
+            stale = self._mono() - claimed_at > self.lease.total_seconds() / 2
             if self._mono() < self._chat_blocked.get(chat_id, 0.0) or wait > 2.0 or stale:
                 self._give_back(lane)
                 return
@@ -279,16 +277,13 @@ class OutboxSender:
             async with self._in_flight:
                 done = await self._deliver(row)
             lane.popleft()
-            self._claimed_at.pop(row.id, None)
             if not done:
                 self._give_back(lane)  # they must not overtake it
                 return
             self._finished += 1
 
-    def _give_back(self, lane: collections.deque[ClaimedRow]) -> None:
-        for row in lane:
-            self._release.append(row.id)
-            self._claimed_at.pop(row.id, None)
+    def _give_back(self, lane: collections.deque[tuple[ClaimedRow, float]]) -> None:
+        self._release.extend(row.id for row, _ in lane)
         lane.clear()
 
     async def _global_turn(self) -> None:
@@ -314,8 +309,8 @@ class OutboxSender:
             self._pacing -= 1
 
     async def _record_sent(self) -> None:
-        # One writer at a time: chats finishing together share a write, and an edit looking
-        # up its original waits until a write in progress has landed.
+        # One writer at a time: lanes ending together share a write instead of each opening
+        # a transaction (on SQLite the second would only wait for the first's lock).
         async with self._record_lock:
             sent, self._sent = self._sent, []
             if not sent:

@@ -36,7 +36,7 @@ class Fault:
     """An injected failure for the next `remaining` calls of `method` ("*" = any method)."""
 
     method: str
-    status: int
+    status: int | None  # None: no error, the answer only comes `delay` late (delay_next)
     retry_after: int | None
     remaining: int
     description: str | None
@@ -44,6 +44,7 @@ class Fault:
     delay: float
 
     def error(self) -> ApiError:
+        assert self.status is not None, "a delay_next fault is no error"
         if self.status == 429:
             retry = 1 if self.retry_after is None else self.retry_after
             return ApiError(429, self.description or f"Too Many Requests: retry after {retry}",
@@ -192,7 +193,7 @@ class BotApiEmulator(EmulatorState):
         after `seconds` (a slow network or a slow Telegram for that call)."""
         if count < 1 or seconds < 0:
             raise ValueError("count must be >= 1 and seconds >= 0")
-        self._faults.append(Fault(method=method.lower(), status=200, retry_after=None,
+        self._faults.append(Fault(method=method.lower(), status=None, retry_after=None,
                                   remaining=count, description=None, applied=False,
                                   delay=seconds))
 
@@ -253,12 +254,9 @@ class BotApiEmulator(EmulatorState):
     async def _apply(self, canonical: str, params: dict[str, Any],
                      files: dict[str, UploadedFile], request: web.Request) -> web.StreamResponse:
         fault = self._take_fault(canonical)
-        if fault is not None and fault.status == 200:  # delay_next: slow, then answered
+        if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
-            fault = None
-        if fault is not None:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
+        if fault is not None and fault.status is not None:
             if fault.applied:
                 with contextlib.suppress(ApiError):
                     await self.call(canonical, params, files, request)
