@@ -7,9 +7,12 @@ PostgreSQL) this script
 2. runs a bare echo bot, written here directly with the framework's defaults, as a subprocess
    polling the emulator, and drives max(2 x N, 2000) text messages through it from U users at
    once (each user waits for the echo before sending the next);
+   For PTB the same echo runs a second time over aiohttp (bot/ptb_request.py), the HTTP client
+   zhitong's PTB runtime uses; the full flow is compared with both;
 2a. the same echo bot answering every text with three messages (the echo last) — as many Bot
    API requests per update as the report flow makes, with no database and no logic: the most
-   any implementation of the flow could reach on this runtime (skip with --no-matched-echo);
+   any implementation of the flow could reach on this runtime (PTB over aiohttp, as zhitong
+   sends; skip with --no-matched-echo);
 2b. per database, a *durable echo* (`zhitong run`'s own runtime and outbox sender with the desk
    replaced by: record the update and enqueue its echo in one transaction) under the same
    stream — the floor of the acknowledge-after-apply, send-through-the-outbox design, so the
@@ -431,9 +434,18 @@ def run_echo_bot(framework: str) -> None:
         # echo itself once many are open).
         builder = (Application.builder().token(token).base_url(f"{api}/bot")
                    .base_file_url(f"{api}/file/bot"))
+        pool = 256  # PTB's default
         if os.environ.get("ECHO_CONCURRENT") == "1":
-            builder = builder.concurrent_updates(True).connection_pool_size(
-                connections_for(BENCH_SEND_CONCURRENCY))
+            pool = connections_for(BENCH_SEND_CONCURRENCY)
+            builder = builder.concurrent_updates(True)
+        if os.environ.get("ECHO_HTTP") == "aiohttp":
+            # zhitong's PTB runtime sends over aiohttp (bot/ptb_request.py), not httpx.
+            from bot.ptb_request import AiohttpRequest
+
+            builder = (builder.request(AiohttpRequest(connections=pool))
+                       .get_updates_request(AiohttpRequest(connections=1, read_timeout=30)))
+        elif pool != 256:
+            builder = builder.connection_pool_size(pool)
         app = builder.build()
         app.add_handler(MessageHandler(filters.TEXT, echo_ptb))
         app.run_polling(allowed_updates=["message"])
@@ -534,7 +546,7 @@ class RunResult:
         return self.flows / self.seconds if self.seconds else 0.0
 
     def all_replies(self) -> list[float]:
-        if self.kind in ("echo", "echo_n", "durable"):
+        if self.kind != "flow":
             return self.latencies["echo"]
         return self.latencies["card"] + self.latencies["receipt"]
 
@@ -640,16 +652,17 @@ async def _measure_echo(emu: WatchedEmulator, args: list[str], env: dict[str, st
 
 
 async def run_echo(framework: str, users: int, messages: int, workdir: Path,
-                   replies: int = 1) -> RunResult:
+                   replies: int = 1, http: str = "default") -> RunResult:
+    """`http="aiohttp"`: PTB over zhitong's HTTP client instead of PTB's default (httpx)."""
     async with watched(WatchedEmulator(token=TOKEN, username="echo_bench_bot", rtt=RTT)) as emu:
         env = {**os.environ, "ECHO_TOKEN": TOKEN, "ECHO_API": emu.base_url,
                "ECHO_REPLIES": str(replies), "PYTHONPATH": str(REPO),
-               "ECHO_CONCURRENT": "1" if RTT > 0 else "0"}
+               "ECHO_CONCURRENT": "1" if RTT > 0 else "0", "ECHO_HTTP": http}
         lat, seconds, cpu, calls = await _measure_echo(
             emu, [sys.executable, str(SCRIPT), "--echo-bot", framework], env,
-            workdir / f"echo{replies}-{framework}.log", users, messages)
-    return RunResult(framework, "-", "echo" if replies == 1 else "echo_n", users, messages, 0,
-                     seconds, lat, cpu, calls)
+            workdir / f"echo{replies}-{framework}-{http}.log", users, messages)
+    kind = "echo_n" if replies > 1 else "echo" if http == "default" else "echo_http"
+    return RunResult(framework, "-", kind, users, messages, 0, seconds, lat, cpu, calls)
 
 
 async def run_durable_echo(framework: str, backend: str, users: int, messages: int,
@@ -720,7 +733,7 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
     print("-" * len(head))
     for r in results:
         replies = r.all_replies()
-        label = {"echo": "echo", "durable": "dur. echo",
+        label = {"echo": "echo", "durable": "dur. echo", "echo_http": "echo aiohttp",
                  "echo_n": f"echo ×{round(r.calls_per_update)}"}.get(r.kind, "full flow")
         print(f"{r.framework:8} {r.backend:9} {label:10} "
               f"{r.updates:7d} {r.seconds:7.1f} {r.updates_per_second:7.1f} "
@@ -747,12 +760,17 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
                 continue
             ratio = r.updates_per_second / echo.updates_per_second
             strict = r.flows_per_second / echo.updates_per_second
+            fast = next((e for e in results if e.kind == "echo_http" and e.framework == fw),
+                        None)
+            also = (f"; vs the echo over aiohttp, as zhitong's PTB runtime sends: "
+                    f"{r.updates_per_second / fast.updates_per_second:.2f}" if fast else "")
             print(f"  {fw:8} {r.backend:9} {ratio:5.2f}  {'OK' if ratio >= 0.5 else 'BELOW'}"
-                  f"   (flows/s ÷ echo msgs/s: {strict:.2f})")
+                  f"   (flows/s ÷ echo msgs/s: {strict:.2f}{also})")
         matched = next((r for r in results if r.kind == "echo_n" and r.framework == fw), None)
         if matched is not None and echo is not None:
             print(f"  {fw:8} ceiling: an echo bot making the flow's {FLOW_REQUESTS} requests per "
-                  f"update (no database, no logic) reaches "
+                  f"update (no database, no logic"
+                  f"{', over aiohttp' if fw == 'ptb' else ''}) reaches "
                   f"{matched.updates_per_second / echo.updates_per_second:.2f} of the echo")
     print()
     print("For reference — the durable echo (the same runtime, update recorded and echo sent "
@@ -847,11 +865,16 @@ async def _run_all(args: argparse.Namespace, backends: list[str]) -> list[RunRes
             print(f"[{fw}] echo bot: {echo_messages(args.flows)} messages from {args.users} users …",
                   file=sys.stderr, flush=True)
             results.append(await run_echo(fw, args.users, echo_messages(args.flows), workdir))
+            http = "aiohttp" if fw == "ptb" else "default"  # as zhitong's runtime talks HTTP
+            if http != "default":
+                print(f"[{fw}] echo bot over {http} …", file=sys.stderr, flush=True)
+                results.append(await run_echo(fw, args.users, echo_messages(args.flows), workdir,
+                                              http=http))
             if args.matched_echo:
                 print(f"[{fw}] echo bot with {FLOW_REQUESTS} replies per message …",
                       file=sys.stderr, flush=True)
                 results.append(await run_echo(fw, args.users, echo_messages(args.flows), workdir,
-                                              replies=FLOW_REQUESTS))
+                                              replies=FLOW_REQUESTS, http=http))
             for backend in backends:
                 if not args.no_durable_echo:
                     print(f"[{fw}] durable echo on {backend}: {echo_messages(args.flows)} "

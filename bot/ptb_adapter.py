@@ -33,8 +33,9 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.ptb_request import AiohttpRequest
 from bot.runtime_common import (
     SYSTEM_ERROR,
     Toasts,
@@ -50,17 +51,21 @@ log = logging.getLogger(__name__)
 
 
 def make_bot(token: str, api_base: str, polling_timeout: int = 20,
-             connections: int = 16) -> Bot:
+             connections: int = 16, http: str = "aiohttp") -> Bot:
     """`connections`: room for every push the outbox may have in flight plus the toasts; a
-    request waiting for a free connection longer than httpx's pool timeout fails (TimedOut)."""
+    request waiting for a free connection longer than the pool timeout fails (TimedOut).
+    `http`: "aiohttp" (bot/ptb_request.py) or "httpx" (PTB's stock client)."""
     base = api_base.rstrip("/")
-    return Bot(
-        token,
-        base_url=f"{base}/bot",
-        base_file_url=f"{base}/file/bot",
-        request=HTTPXRequest(connection_pool_size=connections, read_timeout=15),
-        get_updates_request=HTTPXRequest(read_timeout=polling_timeout + 10),
-    )
+    request: BaseRequest
+    get_updates: BaseRequest
+    if http == "httpx":
+        request = HTTPXRequest(connection_pool_size=connections, read_timeout=15)
+        get_updates = HTTPXRequest(read_timeout=polling_timeout + 10)
+    else:
+        request = AiohttpRequest(connections=connections, read_timeout=15)
+        get_updates = AiohttpRequest(connections=1, read_timeout=polling_timeout + 10)
+    return Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
+               request=request, get_updates_request=get_updates)
 
 
 def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
@@ -243,7 +248,8 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
     )
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout,
-                   connections=connections_for(core.settings.send_concurrency))
+                   connections=connections_for(core.settings.send_concurrency),
+                   http=core.settings.ptb_http)
     if await retry_until_reachable(_initialized(bot), stop, (NetworkError, TimedOut)) is None:
         return
     if bot.username:

@@ -68,6 +68,12 @@ _LEAST: dict[str, tuple[int, str]] = {
     "progress_grace_days": (0, texts.BAD_GRACE_DAYS),
 }
 
+# Settings with a fixed set of values: (the values, the reason shown for anything else).
+_CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
+    "framework": (("aiogram", "ptb"), texts.BAD_FRAMEWORK),
+    "ptb_http": (("aiohttp", "httpx"), texts.BAD_PTB_HTTP),
+}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZHITONG_",
@@ -77,6 +83,9 @@ class Settings(BaseSettings):
     bot_token: str = ""
     telegram_api: str = PUBLIC_API
     framework: str = "aiogram"
+    # How the PTB runtime talks HTTP: aiohttp through PTB's BaseRequest (a third of httpx's CPU
+    # per request), or httpx, PTB's stock client (SOCKS proxies).
+    ptb_http: str = "aiohttp"
     timezone: str = "Asia/Shanghai"
     bot_username: str = ""
     invite_days: int = 7
@@ -133,6 +142,15 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(texts.BAD_CLOCK_TIME) from None
         return value.strip()
+
+    @field_validator(*_CHOICES)
+    @classmethod
+    def _check_choice(cls, value: str, info: ValidationInfo) -> str:
+        allowed, problem = _CHOICES[info.field_name or ""]
+        value = value.strip().lower()
+        if value not in allowed:
+            raise ValueError(problem)
+        return value
 
     @field_validator(*_LEAST)
     @classmethod

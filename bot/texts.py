@@ -24,6 +24,8 @@ SETTING_BAD_VALUE = "取值无效({detail})"
 BAD_CLOCK_TIME = "应为 24 小时制的「时:分」,例如 09:00、08:30(配置时区的当地时间)"
 BAD_GRACE_DAYS = "应为不小于 0 的整数天数(0 表示不设首报宽限期)"
 BAD_SEND_CONCURRENCY = "应为不小于 1 的整数(同时等待 Telegram 回应的推送条数)"
+BAD_FRAMEWORK = "应为 aiogram 或 ptb(python-telegram-bot)"
+BAD_PTB_HTTP = "应为 aiohttp 或 httpx(python-telegram-bot 收发 HTTP 所用的库)"
 
 # --- zhitong org load / org show (bot/cli_org.py) ---------------------------------------------
 ORG_VALID = "校验通过:{units} 个单位,{people} 人,{categories} 个类别,{projects} 个项目(--dry-run,未写入数据库)。"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, literal, or_, select, union_all, update
+from sqlalchemy import Table, bindparam, case, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -30,6 +30,9 @@ from storage.models import (
 )
 
 OPEN = ("submitted", "in_progress")
+# How many queued outbox rows an urgent one may overtake: a 督办 burst of this size (40 s at
+# 25 per second) does not delay a reply, and no row waits behind more than this many later ones.
+URGENT_JUMP = 1000
 T = TypeVar("T")
 # The outbox table for Core statements: the sender's hot path skips the ORM's per-row work.
 _OUTBOX = cast(Table, OutboxMessage.__table__)
@@ -81,8 +84,9 @@ def _claim_due(postgres: bool) -> Any:
             or_(t.c.claimed_until.is_(None), t.c.claimed_until < now),
         )
         # Replies to the person typing and urgent tickets' cards are marked urgent: they go
-        # ahead of a burst of reminders (a morning's 督办 at 25 per second takes minutes).
-        .order_by(t.c.urgent.desc(), t.c.id)
+        # ahead of a burst of reminders (a morning's 督办 at 25 per second takes minutes), but
+        # only by `jump` rows, so a flood of urgent rows cannot hold the others back for ever.
+        .order_by(case((t.c.urgent, t.c.id - bindparam("jump", type_=t.c.id.type)), else_=t.c.id), t.c.id)
         .limit(bindparam("limit"))
     )
     if postgres:
@@ -397,16 +401,19 @@ class OutboxRepo(_Repo):
         res = await self.s.execute(upserts.outbox_insert(), row)
         return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ClaimedRow]:
-        """Rows ready to send, urgent ones first, then oldest first, leased so another sender
-        skips them; returned in queue order (by id).
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta,
+                        urgent_jump: int = URGENT_JUMP) -> list[ClaimedRow]:
+        """Rows ready to send, oldest first except that an urgent row goes ahead of up to
+        `urgent_jump` rows queued before it; leased so another sender skips them; returned in
+        queue order (by id).
 
         One statement: UPDATE … WHERE id IN (the due rows) RETURNING; on PostgreSQL the inner
         select skips rows another sender holds locked (FOR UPDATE SKIP LOCKED)."""
         await self.flush()
         stmt = _claim_due(self.s.bind.dialect.name == "postgresql")
         rows = (await self.s.execute(
-            stmt, {"now": now, "limit": limit, "until": now + lease})).all()
+            stmt, {"now": now, "limit": limit, "until": now + lease,
+                   "jump": urgent_jump})).all()
         claimed = [ClaimedRow(int(r.id), str(r.idem_key), int(r.chat_id), dict(r.payload or {}),
                               int(r.attempts)) for r in rows]
         claimed.sort(key=lambda r: r.id)  # RETURNING promises no order

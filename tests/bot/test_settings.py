@@ -86,6 +86,24 @@ def test_send_concurrency_reaches_the_sender_and_zero_is_refused(
         name="ZHITONG_SEND_CONCURRENCY", value="0", reason=texts.BAD_SEND_CONCURRENCY)]
 
 
+def test_framework_and_ptb_http_take_known_values_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHITONG_FRAMEWORK", " PTB ")
+    settings = Settings()
+    assert (settings.framework, settings.ptb_http) == ("ptb", "aiohttp")
+    monkeypatch.setenv("ZHITONG_PTB_HTTP", "httpx")
+    assert Settings().ptb_http == "httpx"
+    # A typo used to start aiogram without a word; now it is named and nothing starts.
+    monkeypatch.setenv("ZHITONG_FRAMEWORK", "pbt")
+    monkeypatch.setenv("ZHITONG_PTB_HTTP", "curl")
+    with pytest.raises(SettingsError) as caught:
+        Settings()
+    assert sorted(caught.value.problems) == sorted([
+        texts.SETTING_PROBLEM.format(name="ZHITONG_FRAMEWORK", value="pbt",
+                                     reason=texts.BAD_FRAMEWORK),
+        texts.SETTING_PROBLEM.format(name="ZHITONG_PTB_HTTP", value="curl",
+                                     reason=texts.BAD_PTB_HTTP)])
+
+
 @pytest.mark.parametrize("command", [["run"], ["sweep", "--now", "2026-11-24T09:00+08:00"]])
 def test_zhitong_reports_bad_settings_without_a_traceback(monkeypatch: pytest.MonkeyPatch,
                                                           command: list[str]) -> None:

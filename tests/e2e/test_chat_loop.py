@@ -42,6 +42,17 @@ async def test_report_accept_resolve_redo_and_rate(world: World) -> None:
     assert (ticket.status, ticket.rating, ticket.reopen_count) == ("closed", "satisfied", 1)
 
 
+@pytest.mark.parametrize("framework", ["ptb+httpx"])
+async def test_ptb_on_its_stock_http_client_runs_the_same_loop(world: World) -> None:
+    # ZHITONG_PTB_HTTP=httpx: PTB's own HTTPXRequest instead of bot/ptb_request.py.
+    assert world.core is not None and world.core.settings.ptb_http == "httpx"
+    await world.say(HAN, HV_LINE)
+    await world.press(HAN, "提交")
+    assert "诉求编号" in world.text(HAN)
+    assert await world.press(ZHOU, "受理") == "已受理"
+    assert "受理" in world.text(HAN)
+
+
 async def test_redelivered_update_creates_one_draft_and_one_ticket(world: World) -> None:
     first = await world.say(HAN, HV_LINE)
     world.emu.redeliver(first)

@@ -31,7 +31,9 @@ PEOPLE = {
 class World:
     def __init__(self, database_url: str, framework: str, tagger: TaggerLike) -> None:
         self.database_url = database_url
-        self.framework = framework
+        # "ptb+httpx": the PTB runtime on PTB's stock HTTP client (ZHITONG_PTB_HTTP=httpx).
+        self.framework, _, http = framework.partition("+")
+        self.ptb_http = http or "aiohttp"
         self.tagger = tagger
         self.emu = BotApiEmulator(token=TOKEN, username="zhitong_test_bot")
         self.core: Core | None = None
@@ -45,6 +47,7 @@ class World:
     def settings(self) -> Settings:
         return Settings(database_url=self.database_url, bot_token=TOKEN,
                         telegram_api=self.emu.base_url, framework=self.framework,
+                        ptb_http=self.ptb_http,
                         send_per_chat_interval=0, send_global_per_second=1000,
                         rate_limit_per_minute=1000, data_dir=self.data_dir)
 

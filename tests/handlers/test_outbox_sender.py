@@ -553,6 +553,30 @@ async def test_a_reply_goes_ahead_of_a_burst_of_reminders(
     assert [x for x in t.texts() if x != "reply"] == [f"remind {i}" for i in range(9)]
 
 
+async def test_a_flood_of_urgent_rows_overtakes_a_queued_one_only_so_far(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    # A reminder is queued, then twenty replies (people typing faster than the sender keeps
+    # up). With a jump of 5, replies queued more than five rows after the reminder stay behind
+    # it, so it is in the first claim of seven; with the default jump all seven are replies.
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue(idem_key="remind", chat_id=A, payload=outmsg.send("remind"),
+                                 now=clock.now())
+        for i in range(20):
+            await uow.outbox.enqueue(idem_key=f"reply:{i}", chat_id=B + i,
+                                     payload=outmsg.send(f"reply {i}"), now=clock.now(),
+                                     urgent=True)
+        await uow.commit()
+    async with uow_factory() as uow:
+        first = await uow.outbox.claim_due(clock.now(), 7, timedelta(seconds=60), urgent_jump=5)
+        await uow.commit()
+    assert [r.idem_key for r in first] == ["remind"] + [f"reply:{i}" for i in range(6)]
+    async with uow_factory() as uow:  # with the default jump the replies all go first
+        await uow.outbox.release_many([r.id for r in first])
+        again = await uow.outbox.claim_due(clock.now(), 7, timedelta(seconds=60))
+        await uow.commit()
+    assert [r.idem_key for r in again] == [f"reply:{i}" for i in range(7)]
+
+
 async def test_a_send_is_recorded_while_another_chat_waits_out_its_pace(
         uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
     # B's second message must wait a second (per-chat pace); A's message, sent meanwhile, is
