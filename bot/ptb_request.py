@@ -10,11 +10,13 @@ largest single cost of the PTB runtime. PTB still builds every request and reads
 
 from __future__ import annotations
 
+import ssl
 import urllib.parse
 import urllib.request
 from typing import Any
 
 import aiohttp
+import certifi
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -60,8 +62,10 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             # Not trust_env: it reads the proxy variables and ~/.netrc on every request (0.45 ms
             # each, more than the request); the proxy is looked up once per host instead.
+            # certifi's roots, as httpx and aiogram use: a slim server image may have none.
+            tls = ssl.create_default_context(cafile=certifi.where())
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections))
+                connector=aiohttp.TCPConnector(limit=self._connections, ssl=tls))
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:

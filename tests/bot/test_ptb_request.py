@@ -4,6 +4,7 @@ over real HTTP, every request checked against the published Bot API spec."""
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -83,12 +84,12 @@ async def test_a_slow_answer_times_out_and_a_dead_server_is_a_network_error(
         port = probe.getsockname()[1]
     dead = telegram.Bot(emu.token, base_url=f"http://127.0.0.1:{port}/bot",
                         request=AiohttpRequest(connections=1))
-    await dead.request.initialize()  # type: ignore[attr-defined]
+    await dead.request.initialize()
     try:
         with pytest.raises(ptb_error.NetworkError):
             await dead.get_me()
     finally:
-        await dead.request.shutdown()  # type: ignore[attr-defined]
+        await dead.request.shutdown()
 
 
 async def test_an_unstarted_request_says_so() -> None:
@@ -116,3 +117,14 @@ def test_make_bot_picks_the_http_client() -> None:
     assert isinstance(fast.request, AiohttpRequest)
     assert isinstance(stock.request, HTTPXRequest)
     assert fast.request._connections == 12
+
+
+async def test_tls_trusts_certifis_roots_even_where_the_system_has_none() -> None:
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        tls = request._session.connector._ssl  # type: ignore[union-attr]
+        assert isinstance(tls, ssl.SSLContext) and tls.verify_mode == ssl.CERT_REQUIRED
+        assert len(tls.get_ca_certs()) > 50  # certifi's bundle (system roots would not load)
+    finally:
+        await request.shutdown()
