@@ -59,6 +59,13 @@ def may_report(actor: Actor, project_id: int) -> bool:
     )
 
 
+def serves_as_official(actor: Actor, t: TicketScope) -> bool:
+    """The actor is an official of the ticket: its handling unit, a co-unit, or the dispatcher
+    (which re-routes and approves, so every ticket is its business)."""
+    return actor.is_official and (actor.unit_id == t.unit_id or actor.unit_id in t.co_unit_ids
+                                  or actor.unit_is_dispatcher)
+
+
 def may_see(actor: Actor, t: TicketScope) -> bool:
     if actor.is_admin:
         return True
@@ -66,10 +73,7 @@ def may_see(actor: Actor, t: TicketScope) -> bool:
         return True
     if t.project_id in actor.officer_project_ids:
         return True
-    if actor.is_official and (actor.unit_id == t.unit_id or actor.unit_id in t.co_unit_ids):
-        return True
-    # The dispatcher re-routes and approves, so it sees every ticket.
-    return actor.is_dispatcher
+    return serves_as_official(actor, t)
 
 
 _HANDLING = frozenset(

@@ -333,18 +333,19 @@ class OutboxSender:
         if message_id is None and edit_of:
             # Sent by this sender lately (recorded or not yet): its id is at hand.
             message_id = self._message_ids.get(int(edit_of))
-        if message_id is None and edit_of:
-            async with self.uow_factory() as uow:
-                state = await uow.outbox.send_state(int(edit_of))
-            # Decided after that session closed: on SQLite a second one would wait for its lock.
-            if state is None or state[0] == "failed":
-                await self._fail(row.id, "original message was never sent")
-                return True
-            if state[1] is None:
-                # The card it updates is not out yet: try again shortly, in order.
-                await self._postpone(row.id, 2.0, "waiting for original", count=False)
-                return False
-            message_id = state[1]
+            if message_id is None:
+                async with self.uow_factory() as uow:
+                    state = await uow.outbox.send_state(int(edit_of))
+                # Decided after that session closed: on SQLite a second one would wait for its
+                # lock.
+                if state is None or state[0] == "failed":
+                    await self._fail(row.id, "original message was never sent")
+                    return True
+                if state[1] is None:
+                    # The card it updates is not out yet: try again shortly, in order.
+                    await self._postpone(row.id, 2.0, "waiting for original", count=False)
+                    return False
+                message_id = state[1]
         try:
             sent_id = await self.transport.deliver(row.chat_id, payload, message_id)
         except RetryLater as exc:

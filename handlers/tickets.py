@@ -14,7 +14,14 @@ from typing import Any
 from domain import texts as dtexts
 from domain.errors import AlreadyDone, Forbidden, IllegalTransition, InvalidInput, NotFound
 from domain.lifecycle import Action, Rating, TicketStatus, next_status
-from domain.permissions import Actor, TicketScope, check_may, may_report, may_see
+from domain.permissions import (
+    Actor,
+    TicketScope,
+    check_may,
+    may_report,
+    may_see,
+    serves_as_official,
+)
 from handlers import notify
 from handlers.context import Ctx
 from handlers.deadlines import accept_due, resolve_due
@@ -37,7 +44,7 @@ def role_label(actor: Actor | None, ticket: Ticket | None = None) -> str:
         return "enterprise"
     if ticket is not None and ticket.project_id in actor.officer_project_ids:
         return "service_officer"
-    if actor.is_admin and ticket is not None and not _handles(actor, ticket):
+    if actor.is_admin and ticket is not None and not serves_as_official(actor, scope_of(ticket)):
         return "admin"  # an admin who is also an official, acting outside their own unit
     if actor.is_official:
         return "official"
@@ -46,12 +53,6 @@ def role_label(actor: Actor | None, ticket: Ticket | None = None) -> str:
     if actor.leader_project_ids:
         return "leader"
     return "enterprise"
-
-
-def _handles(actor: Actor, ticket: Ticket) -> bool:
-    """The actor acts as an official of the ticket: its unit, a co-unit, or the dispatcher."""
-    return actor.is_official and (actor.unit_is_dispatcher or actor.unit_id == ticket.unit_id
-                                  or actor.unit_id in (ticket.co_unit_ids or []))
 
 
 def _actor(ctx: Ctx) -> Actor:

@@ -86,7 +86,8 @@ def _claim_due(postgres: bool) -> Any:
         # Replies to the person typing and urgent tickets' cards are marked urgent: they go
         # ahead of a burst of reminders (a morning's 督办 at 25 per second takes minutes), but
         # only by `jump` rows, so a flood of urgent rows cannot hold the others back for ever.
-        .order_by(case((t.c.urgent, t.c.id - bindparam("jump", type_=t.c.id.type)), else_=t.c.id), t.c.id)
+        .order_by(case((t.c.urgent, t.c.id - bindparam("jump", type_=t.c.id.type)),
+                       else_=t.c.id), t.c.id)
         .limit(bindparam("limit"))
     )
     if postgres:
