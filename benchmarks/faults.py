@@ -21,6 +21,12 @@ Two set-ups are run:
   not used for two processes: Telegram (and the emulator) end an older long poll when a newer one
   arrives (409 Conflict), so two pollers on one token fight instead of sharing the work.
 
+With `--cut-db-every MIN,MAX` the PostgreSQL set-up also loses its database now and then: the
+workers reach it through a TCP relay in this process that, at random moments, drops every open
+connection and refuses new ones for `--cut-db-for MIN,MAX` seconds — a database restart or
+fail-over as the workers see it. Updates arriving meanwhile must wait (their people told once),
+not be lost or answered with an error.
+
 Afterwards, with the last instance left to drain the outbox, it checks and prints:
 
 1. every report is a ticket exactly once (tickets counted per report text);
@@ -34,6 +40,7 @@ Afterwards, with the last instance left to drain the outbox, it checks and print
     .venv/bin/python benchmarks/faults.py                         # both set-ups, aiogram
     .venv/bin/python benchmarks/faults.py --framework ptb --reports 300
     .venv/bin/python benchmarks/faults.py --setups sqlite --kill-every 2,8
+    .venv/bin/python benchmarks/faults.py --setups postgres --cut-db-every 4,10
 
 Rate limits are lifted and per-chat pacing is 0 for the run (the emulator is not Telegram);
 the outbox lease is 5 s so a killed sender's messages come back quickly.
@@ -85,6 +92,8 @@ from load import (
 )
 
 from bot.emulator import parse_html
+from handlers.texts import STORE_WAIT, SYSTEM_ERROR
+from tests.tcp_relay import TcpRelay, relay_database
 
 TOKEN = "535353:FAULT-BENCH-TOKEN"
 SECRET = "fault-bench-secret_0123456789"
@@ -237,6 +246,7 @@ class Stream:
     submit_latency: list[float] = field(default_factory=list)
     kills: list[float] = field(default_factory=list)  # emulator clock (time.time)
     startups: list[float] = field(default_factory=list)  # seconds from restart to start line
+    cuts: list[tuple[float, float]] = field(default_factory=list)  # database cut, from–to
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -309,6 +319,21 @@ async def killer(workers: list[Worker], st: Stream, every: tuple[float, float],
         st.startups.append(await victim.until_started())
 
 
+async def cutter(relay: TcpRelay, st: Stream, every: tuple[float, float],
+                 length: tuple[float, float], rng: random.Random) -> None:
+    """Cut the workers off their database at random moments, for a random while."""
+    while not st.done.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(st.done.wait(), rng.uniform(*every))
+        if st.done.is_set():
+            return
+        began = time.time()
+        relay.cut()
+        await asyncio.sleep(rng.uniform(*length))
+        relay.restore()
+        st.cuts.append((began, time.time()))
+
+
 # --- checks ------------------------------------------------------------------------------------
 
 
@@ -349,6 +374,11 @@ class Figures:
     broken_chains: int = 0
     bad_submits: int = 0
     leadership_acquired: int = 0
+    cuts: int = 0
+    cut_seconds: float = 0.0
+    cut_refused: int = 0
+    told_to_wait: int = 0
+    system_errors: int = 0
     card_latency: list[float] = field(default_factory=list)
     submit_latency: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -419,6 +449,8 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
             continue
         result = (req.response or {}).get("result") or {}
         key = (int(result.get("chat", {}).get("id", 0)), str(result.get("text", "")))
+        fig.told_to_wait += key[1] == STORE_WAIT
+        fig.system_errors += key[1] == SYSTEM_ERROR
         if key in expected:
             delivered[key].append(req.time)
     for key, rows in expected.items():
@@ -496,7 +528,11 @@ async def run_setup(setup: str, framework: str, args: argparse.Namespace,
             for uid, name in people.items():
                 emu.add_user(uid, name)
             emu.official_chats = {uid for uid in people if uid >= OFFICIAL_BASE}
-            env = bot_env(url, emu, framework)
+            relay: TcpRelay | None = None
+            worker_url = url
+            if setup != "sqlite" and args.cut_db_every:
+                relay, worker_url = await relay_database(url)
+            env = bot_env(worker_url, emu, framework)
             env.update({"ZHITONG_OUTBOX_LEASE_SECONDS": "5",
                         "ZHITONG_SWEEP_INTERVAL_SECONDS": "5",
                         "ZHITONG_WEBHOOK_SECRET": SECRET})
@@ -524,12 +560,17 @@ async def run_setup(setup: str, framework: str, args: argparse.Namespace,
             started = time.perf_counter()
             presser = asyncio.create_task(officials(emu, st))
             kill_task = asyncio.create_task(killer(workers, st, args.kill_every, rng))
+            cut_task = (asyncio.create_task(cutter(relay, st, args.cut_db_every,
+                                                   args.cut_db_for, random.Random(rng.random())))
+                        if relay is not None else None)
             users = enterprise_ids(args.users)
             base, extra_n = divmod(args.reports, len(users))
             await asyncio.gather(*(reporter(emu, st, uid, base + (i < extra_n), args.timeout)
                                    for i, uid in enumerate(users)))
             st.done.set()
             await kill_task
+            if cut_task is not None:
+                await cut_task
             # Let the survivors drain: every update applied, every message out.
             await _settle(emu, url, 180)
             fig.seconds = time.perf_counter() - started
@@ -544,12 +585,17 @@ async def run_setup(setup: str, framework: str, args: argparse.Namespace,
                 await w.stop()
             if proxy is not None:
                 await proxy.stop()
+            if relay is not None:
+                fig.cut_refused = relay.refused
+                await relay.close()
             await emu.stop()
         fig.reports = len(st.reports_sent)
         fig.submitted = len(st.submitted)
         fig.lost = len(st.lost)
         fig.notes.extend(st.lost[:10])
         fig.kills = len(st.kills)
+        fig.cuts = len(st.cuts)
+        fig.cut_seconds = sum(b - a for a, b in st.cuts)
         if st.startups:
             fig.startup_median = sorted(st.startups)[len(st.startups) // 2]
         fig.starts = sum(w.starts for w in workers)
@@ -592,6 +638,10 @@ def print_figures(fig: Figures) -> None:
     print(f"faults:   {fig.kills} kill -9 at random moments, {fig.starts} process starts "
           f"(restart to start line: median {fig.startup_median:.1f} s; the next kill's random "
           f"delay counts from there); {leaders}")
+    if fig.cuts:
+        print(f"database: cut off {fig.cuts} times, {fig.cut_seconds:.1f} s in all; "
+              f"{fig.cut_refused} connections refused meanwhile; people told to wait "
+              f"{fig.told_to_wait} times")
     print(f"updates:  issued {fig.updates_issued}, applied {fig.updates_applied}, "
           f"handed out more than once {fig.updates_redelivered} (at-least-once delivery)")
     print(f"tickets:  {fig.tickets} for {fig.submitted} submitted reports — exactly once "
@@ -613,6 +663,7 @@ def print_figures(fig: Figures) -> None:
     print(f"latency under faults (ms, p50/p95/p99): card {pct(cl, 50):.0f}/{pct(cl, 95):.0f}/"
           f"{pct(cl, 99):.0f}; 提交 → confirmed {pct(sl, 50):.0f}/{pct(sl, 95):.0f}/"
           f"{pct(sl, 99):.0f}")
+    print(f"errors:   {fig.system_errors} \"system error\" answers")
     for note in fig.notes[:15]:
         print(f"  note: {note}")
 
@@ -627,12 +678,20 @@ def main() -> None:
                         help="sqlite (one poller) and/or postgres (two webhook workers)")
     parser.add_argument("--kill-every", default="1,4",
                         help="seconds between kills, MIN,MAX (uniformly random)")
+    parser.add_argument("--cut-db-every", default="",
+                        help="PostgreSQL set-up: seconds between database cuts, MIN,MAX "
+                             "(off when not given)")
+    parser.add_argument("--cut-db-for", default="0.5,3",
+                        help="how long each database cut lasts, MIN,MAX seconds")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds a person waits for a reply before counting it lost")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
     low, high = (float(x) for x in args.kill_every.split(","))
     args.kill_every = (low, high)
+    args.cut_db_every = (tuple(float(x) for x in args.cut_db_every.split(","))
+                         if args.cut_db_every else None)
+    args.cut_db_for = tuple(float(x) for x in args.cut_db_for.split(","))
     args.seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     # A bot killed mid-request leaves the emulator a half-read request: expected, not news.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
@@ -644,6 +703,9 @@ def main() -> None:
             setups = [s for s in setups if s != "postgres"]
     print(f"Zhitong fault benchmark — {args.reports} reports from {args.users} users, "
           f"kill -9 every {low:g}–{high:g} s, seed {args.seed}; CPUs {os.cpu_count()}")
+    if args.cut_db_every:
+        print("PostgreSQL set-up: database cut off every {:g}–{:g} s for {:g}–{:g} s".format(
+            *args.cut_db_every, *args.cut_db_for))
     print("Run settings: ZHITONG_SEND_PER_CHAT_INTERVAL=0, rate limits lifted, "
           "ZHITONG_OUTBOX_LEASE_SECONDS=5, ZHITONG_SWEEP_INTERVAL_SECONDS=5")
     failed = False
@@ -662,7 +724,7 @@ def _verdict(fig: Figures) -> str:
     bad = (fig.tickets_missing or fig.tickets_duplicated or fig.tickets_unexpected
            or fig.sent_missing or fig.duplicated_keys != fig.duplicates_explained
            or fig.replay_disagrees or fig.broken_chains or fig.bad_submits or fig.multi_accept
-           or fig.lost or fig.updates_applied != fig.updates_issued)
+           or fig.lost or fig.updates_applied != fig.updates_issued or fig.system_errors)
     return "FAIL" if bad else "PASS"
 
 

@@ -6,6 +6,7 @@ Adapters stay short: no business decisions and no SQL here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -38,7 +39,15 @@ from aiogram.types import (
     Update,
 )
 
-from bot.runtime_common import SYSTEM_ERROR, Toasts, callback_inbound, message_inbound
+from bot.runtime_common import (
+    STORE_WAIT,
+    STORE_WAIT_TOAST,
+    SYSTEM_ERROR,
+    WEBHOOK_PATIENCE,
+    Toasts,
+    callback_inbound,
+    message_inbound,
+)
 from handlers.desk import Desk
 from handlers.outbox_sender import Permanent, RetryLater
 
@@ -78,17 +87,26 @@ def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | Non
     ])
 
 
+def _wait_notice(event: Message | CallbackQuery) -> Callable[[], Awaitable[object]]:
+    """Tells the person, once, that their update waits for the database (handlers.desk)."""
+    if isinstance(event, CallbackQuery):
+        return lambda: event.answer(text=STORE_WAIT_TOAST)
+    return lambda: event.answer(STORE_WAIT)
+
+
 async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_sender: Any,
                            toasts: Toasts) -> None:
     """Webhook path: one raw update through the desk; errors propagate (→ 5xx, redelivery)."""
     update = Update.model_validate(data, context={"bot": bot})
     if update.callback_query is not None:
         query = update.callback_query
-        out = await desk.handle(callback_inbound(query, update.update_id))
+        out = await desk.handle(callback_inbound(query, update.update_id),
+                                on_delay=_wait_notice(query), patience=WEBHOOK_PATIENCE)
         toasts.send(bot.answer_callback_query(query.id, text=out.callback_answer,
                                               show_alert=out.alert), update.update_id)
     elif update.message is not None and update.message.chat.type == "private":
-        out = await desk.handle(message_inbound(update.message, update.update_id))
+        out = await desk.handle(message_inbound(update.message, update.update_id),
+                                on_delay=_wait_notice(update.message), patience=WEBHOOK_PATIENCE)
     else:
         return
     if out.wake_sender:
@@ -101,7 +119,8 @@ def build_dispatcher(desk: Desk, wake_sender: Any, toasts: Toasts) -> Dispatcher
 
     @router.callback_query()
     async def on_callback(query: CallbackQuery, event_update: Update) -> None:
-        out = await desk.handle(callback_inbound(query, event_update.update_id))
+        out = await desk.handle(callback_inbound(query, event_update.update_id),
+                                on_delay=_wait_notice(query))
         if out.wake_sender:
             wake_sender()
         # The press was applied; a failed toast (answered already before a restart, too old)
@@ -111,7 +130,8 @@ def build_dispatcher(desk: Desk, wake_sender: Any, toasts: Toasts) -> Dispatcher
 
     @router.message(F.chat.type == "private")
     async def on_message(message: Message, event_update: Update) -> None:
-        out = await desk.handle(message_inbound(message, event_update.update_id))
+        out = await desk.handle(message_inbound(message, event_update.update_id),
+                                on_delay=_wait_notice(message))
         if out.wake_sender:
             wake_sender()
 

@@ -282,7 +282,20 @@ async def start_webhook(options: WebhookOptions, apply: Any) -> Any:
 
 
 async def enqueue_menus(core: Core) -> None:
-    """Command menus per role: default for everyone, chat-scoped for known people."""
+    """Command menus per role: default for everyone, chat-scoped for known people. Menus are
+    a convenience: with the database gone just after start-up they wait for the next start,
+    instead of ending this one."""
+    from storage.availability import may_be_outage
+
+    try:
+        await _enqueue_menus(core)
+    except Exception as exc:
+        if not may_be_outage(exc):
+            raise
+        log.warning("command menus not queued: the database cannot be reached (%s)", exc)
+
+
+async def _enqueue_menus(core: Core) -> None:
     from handlers import outmsg
     from handlers.onboarding import menu_for
     from handlers.texts import COMMANDS_ENTERPRISE as default_menu

@@ -45,7 +45,7 @@ def run(no_scheduler: bool, webhook_url: str | None, listen: str, no_set_webhook
 
 
 async def _main(settings: Settings, with_scheduler: bool, webhook: Any = None) -> None:
-    from bot.app import build_core, install_stop_signals, run_aiogram
+    from bot.app import install_stop_signals, run_aiogram
 
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -53,11 +53,9 @@ async def _main(settings: Settings, with_scheduler: bool, webhook: Any = None) -
     # done before the "started" line, so that line means the process is about to serve.
     importlib.import_module("bot.ptb_adapter" if settings.framework == "ptb"
                             else "bot.aiogram_adapter")
-    try:
-        core = await build_core(settings)
-    except Exception as exc:  # the operator needs the reason, not a traceback
-        click.echo(texts.DB_ERROR.format(error=exc), err=True)
-        raise SystemExit(1) from None
+    core = await _build_core_when_reachable(settings, stop)
+    if core is None:
+        return
     click.echo(texts.RUN_STARTED.format(framework=settings.framework, api=settings.telegram_api))
     try:
         if settings.framework == "ptb":
@@ -68,3 +66,31 @@ async def _main(settings: Settings, with_scheduler: bool, webhook: Any = None) -
             await run_aiogram(core, stop, with_scheduler=with_scheduler, webhook=webhook)
     finally:
         await core.close()
+
+
+async def _build_core_when_reachable(settings: Settings, stop: asyncio.Event) -> Any:
+    """The core, once its database answers. A database server still starting or briefly away
+    (the host just booted, a fail-over) is waited for, saying so; anything else — a wrong
+    password, a missing database, an SQLite file that cannot be opened — ends the process
+    with the reason. None when stopped while waiting."""
+    from sqlalchemy.engine import make_url
+
+    from bot.app import build_core
+    from storage.availability import may_be_outage
+    from storage.db import async_url
+
+    server = make_url(async_url(settings.database_url)).get_backend_name() != "sqlite"
+    wait = 1.0
+    while True:
+        try:
+            return await build_core(settings)
+        except Exception as exc:  # the operator needs the reason, not a traceback
+            if not (server and may_be_outage(exc)):
+                click.echo(texts.DB_ERROR.format(error=exc), err=True)
+                raise SystemExit(1) from None
+            click.echo(texts.DB_WAITING.format(error=exc, seconds=wait), err=True)
+        try:
+            await asyncio.wait_for(stop.wait(), wait)
+            return None
+        except TimeoutError:
+            wait = min(wait * 2, 30.0)

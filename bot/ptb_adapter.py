@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (
@@ -37,7 +38,10 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.ptb_request import AiohttpRequest
 from bot.runtime_common import (
+    STORE_WAIT,
+    STORE_WAIT_TOAST,
     SYSTEM_ERROR,
+    WEBHOOK_PATIENCE,
     Toasts,
     callback_inbound,
     connections_for,
@@ -48,6 +52,9 @@ from handlers.inbound import Outbound
 from handlers.outbox_sender import Permanent, RetryLater
 
 log = logging.getLogger(__name__)
+
+# After getUpdates was refused for a reason other than the network or a rate limit.
+POLL_REFUSED_PAUSE = 5.0
 
 
 def make_bot(token: str, api_base: str, polling_timeout: int = 20,
@@ -75,13 +82,23 @@ def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | Non
                                  for row in buttons])
 
 
+def _wait_notice(bot: Bot, update: Update) -> Callable[[], Awaitable[object]]:
+    """Tells the person, once, that their update waits for the database (handlers.desk)."""
+    query, message = update.callback_query, update.message
+    if query is not None:
+        return lambda: bot.answer_callback_query(query.id, STORE_WAIT_TOAST)
+    assert message is not None
+    return lambda: bot.send_message(message.chat.id, STORE_WAIT)
+
+
 async def handle_update(bot: Bot, desk: Desk, update: Update, toasts: Toasts
                         ) -> Outbound | None:
     """One update through the desk; the callback answer goes out beside it (it is ephemeral)."""
     if update.callback_query is not None:
         query = update.callback_query
         try:
-            out = await desk.handle(callback_inbound(query, update.update_id))
+            out = await desk.handle(callback_inbound(query, update.update_id),
+                                    on_delay=_wait_notice(bot, update))
         except Exception:
             log.exception("update %s failed", update.update_id)
             with contextlib.suppress(TelegramError):
@@ -94,7 +111,8 @@ async def handle_update(bot: Bot, desk: Desk, update: Update, toasts: Toasts
     if message is None or message.chat.type != "private":
         return None
     try:
-        return await desk.handle(message_inbound(message, update.update_id))
+        return await desk.handle(message_inbound(message, update.update_id),
+                                 on_delay=_wait_notice(bot, update))
     except Exception:
         log.exception("update %s failed", update.update_id)
         with contextlib.suppress(TelegramError):
@@ -108,12 +126,14 @@ async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], toasts: T
     update = Update.de_json(data, bot)
     if update.callback_query is not None:
         query = update.callback_query
-        out = await desk.handle(callback_inbound(query, update.update_id))
+        out = await desk.handle(callback_inbound(query, update.update_id),
+                                on_delay=_wait_notice(bot, update), patience=WEBHOOK_PATIENCE)
         toasts.send(bot.answer_callback_query(query.id, out.callback_answer,
                                               show_alert=out.alert), update.update_id)
         return out
     if update.message is not None and update.message.chat.type == "private":
-        return await desk.handle(message_inbound(update.message, update.update_id))
+        return await desk.handle(message_inbound(update.message, update.update_id),
+                                 on_delay=_wait_notice(bot, update), patience=WEBHOOK_PATIENCE)
     return None
 
 
@@ -131,6 +151,14 @@ async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event, toas
             continue
         except RetryAfter as exc:
             await _sleep_or_stop(stop, _retry_after(exc))
+            continue
+        except TelegramError as exc:
+            # 409 (a webhook is set, or another process polls with this token), 401 (token
+            # revoked), 5xx …: the loop must outlive it, or the process would stay up while
+            # deaf to every update.
+            log.error("getUpdates refused: %s; trying again in %.0f s", exc,
+                      POLL_REFUSED_PAUSE)
+            await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
             continue
         for update in updates:
             out = await handle_update(bot, desk, update, toasts)

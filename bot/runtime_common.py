@@ -8,12 +8,17 @@ from collections.abc import Awaitable
 from typing import Any
 
 from handlers.inbound import Inbound, Kind
-from handlers.texts import SYSTEM_ERROR
+from handlers.texts import STORE_WAIT, STORE_WAIT_TOAST, SYSTEM_ERROR
 
-__all__ = ["SYSTEM_ERROR", "Toasts", "callback_inbound", "command_parts", "connections_for",
+__all__ = ["STORE_WAIT", "STORE_WAIT_TOAST", "SYSTEM_ERROR", "WEBHOOK_PATIENCE", "Toasts", "callback_inbound", "command_parts", "connections_for",
            "message_inbound", "unsupported_kind"]
 
 log = logging.getLogger(__name__)
+
+# A webhook request waits at most this long for an unreachable database, then is answered
+# 503 and Telegram delivers the update again later. Polling waits until the database is back
+# (the update is not acknowledged meanwhile).
+WEBHOOK_PATIENCE = 20.0
 
 
 def connections_for(send_concurrency: int) -> int:

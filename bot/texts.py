@@ -16,6 +16,7 @@ RUN_STARTED = "项目直通车已启动({framework},{api}),按 Ctrl-C 停止。"
 NO_WEBHOOK_SECRET = "Webhook 模式需要设置 ZHITONG_WEBHOOK_SECRET(1–256 位字母、数字、_ 或 -)。"
 RUN_STOPPED = "项目直通车已停止。"
 DB_ERROR = "无法连接数据库:{error}"
+DB_WAITING = "数据库暂时连不上({error}),{seconds:.0f} 秒后重试……(Ctrl-C 停止)"
 
 # --- settings (bot/settings.py) ------------------------------------------------------------------
 SETTINGS_INVALID = "配置有误,未执行。请改正下列 ZHITONG_* 环境变量(或 zhitong.toml 中的同名项)后重试:"

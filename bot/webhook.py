@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from handlers.desk import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -42,6 +44,11 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate) -> web.Applicat
             return web.Response(status=400, text="not an update")
         try:
             await apply(data)
+        except StoreUnavailable:
+            # Held as long as the runtime's patience allows; Telegram delivers it again later.
+            log.warning("webhook update %s waits for the database; answered 503",
+                        data.get("update_id"))
+            return web.Response(status=503, text="database unavailable")
         except Exception:
             # Not applied (rolled back): a 5xx makes Telegram deliver it again.
             log.exception("webhook update %s failed", data.get("update_id"))

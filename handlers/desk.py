@@ -7,6 +7,8 @@ and a redelivered update changes nothing (DESIGN §10).
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -20,9 +22,19 @@ from handlers.inbound import Inbound, Kind, Outbound
 from handlers.onboarding import check_redeem_invite
 from handlers.ratelimit import RateLimiter
 from handlers.tagging import TaggerLike
+from storage.availability import may_be_outage
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+
+# While the database cannot be reached, an update is tried again after this many seconds,
+# doubling up to the most.
+OUTAGE_FIRST_WAIT = 0.5
+OUTAGE_MOST_WAIT = 10.0
+
+
+class StoreUnavailable(Exception):
+    """The database could not be reached within the caller's patience; nothing was applied."""
 
 CommandHandler = Callable[[Ctx, str], Awaitable[None]]
 # A plug-in that may take a message before it becomes a problem report (e.g. progress reports):
@@ -52,13 +64,63 @@ class Desk:
         # Draft kinds /cancel drops, and help paragraphs, contributed by plug-ins.
         self.cancel_kinds: list[str] = [official.INPUT, reporting.REPORT, reporting.PROXY]
         self.help_extra: list[str] = []
+        # Updates whose person was told to wait for the database (a redelivery is not told
+        # again by this process).
+        self._told_to_wait: collections.OrderedDict[int, None] = collections.OrderedDict()
 
-    async def handle(self, inb: Inbound) -> Outbound:
+    async def handle(self, inb: Inbound, *,
+                     on_delay: Callable[[], Awaitable[object]] | None = None,
+                     patience: float | None = None) -> Outbound:
+        """Apply one update. While the database cannot be reached the update waits for it —
+        neither lost nor reported as a failure — and `on_delay` tells the person so, once;
+        after `patience` seconds (None: until cancelled) `StoreUnavailable` is raised, with
+        nothing applied. A connection that died under the update (the database restarted)
+        is retried at once on a fresh one."""
         now = self.clock.now()
-        if not self.limiter.allow(inb.user_id, now):
-            if self.limiter.should_warn(inb.user_id, now) or inb.kind == Kind.CALLBACK:
-                return await self._answer_only(inb, texts.RATE_LIMITED)
-            return await self._answer_only(inb, None)
+        limited = not self.limiter.allow(inb.user_id, now)
+        warn = limited and (self.limiter.should_warn(inb.user_id, now)
+                            or inb.kind == Kind.CALLBACK)
+        wait, waited, retried = OUTAGE_FIRST_WAIT, 0.0, False
+        while True:
+            try:
+                if limited:
+                    return await self._answer_only(inb, texts.RATE_LIMITED if warn else None)
+                return await self._apply(inb)
+            except Exception as exc:
+                if not may_be_outage(exc):
+                    raise
+                if await self.uow_factory.reachable():
+                    if retried:
+                        raise  # the database answers: a real fault, not an outage
+                    retried = True
+                    log.warning("update %s: database connection lost (%s); retrying",
+                                inb.update_id, exc.__class__.__name__)
+                    continue
+                if patience is not None and waited >= patience:
+                    raise StoreUnavailable(str(exc)) from exc
+                if waited == 0:
+                    log.warning("update %s waits: the database cannot be reached (%s)",
+                                inb.update_id, exc.__class__.__name__)
+                    await self._tell_to_wait(inb.update_id, on_delay)
+            retried = False
+            await asyncio.sleep(wait)
+            waited += wait
+            wait = min(wait * 2, OUTAGE_MOST_WAIT)
+
+    async def _tell_to_wait(self, update_id: int,
+                            on_delay: Callable[[], Awaitable[object]] | None) -> None:
+        if on_delay is None or update_id in self._told_to_wait:
+            return
+        self._told_to_wait[update_id] = None
+        if len(self._told_to_wait) > 1024:
+            self._told_to_wait.popitem(last=False)
+        try:
+            await on_delay()
+        except Exception as exc:  # the wait goes on; only the notice is lost
+            log.warning("could not tell update %s's sender to wait: %s", update_id, exc)
+
+    async def _apply(self, inb: Inbound) -> Outbound:
+        now = self.clock.now()
         try:
             async with self.uow_factory() as uow:
                 if not await uow.updates.mark(inb.update_id, now):

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from domain.clock import Clock
+from storage.availability import may_be_outage
 from storage.repositories import ClaimedRow
 from storage.uow import UnitOfWorkFactory
 
@@ -110,6 +111,7 @@ class OutboxSender:
         # RECORD_WITHIN old, and by the claim loop — so at production pacing after every
         # message; only unpaced bursts share one write among many sends.
         self._sent: list[tuple[int, int | None]] = []
+        self._outage = False  # the last round could not reach the database
 
     def wake(self) -> None:
         self._wake.set()
@@ -150,8 +152,12 @@ class OutboxSender:
                 await self._tidy()
                 if room > 0:
                     got = await self._claim(room)
-            except Exception:  # keep the loop alive; the rows stay pending
-                log.exception("outbox delivery round failed")
+            except Exception as exc:  # keep the loop alive; the rows stay pending
+                self._round_failed(exc)
+            else:
+                if self._outage:
+                    log.warning("outbox: the database answers again")
+                    self._outage = False
             if room <= 0 or got >= room:
                 # Full: more may be waiting. Claim again as soon as a chat's lane has ended.
                 await self._wait_for(stop, self._lane_done, idle_seconds)
@@ -161,6 +167,14 @@ class OutboxSender:
                 # Let the messages of updates being applied right now join this claim.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.linger)
+
+    def _round_failed(self, exc: Exception) -> None:
+        if not may_be_outage(exc):
+            log.exception("outbox delivery round failed")
+        elif not self._outage:  # once per outage, not every second of it
+            self._outage = True
+            log.warning("outbox: the database cannot be reached (%s: %s); waiting",
+                        exc.__class__.__name__, exc)
 
     @staticmethod
     async def _wait_for(stop: asyncio.Event, event: asyncio.Event,
@@ -244,10 +258,14 @@ class OutboxSender:
                     # else will end soon and share the write; or the oldest mark has waited
                     # long enough. Otherwise the next lane to end writes them together. Rows
                     # claimed for this chat meanwhile are sent as well (loop).
-                    await self._record_sent()
+                    await self._record_sent_if_reachable()
         except Exception as exc:
             # Whether the message in hand reached Telegram is unknown: its rows stay leased.
-            log.exception("outbox delivery to chat %s failed", chat_id)
+            if may_be_outage(exc):
+                log.warning("outbox delivery to chat %s stopped: the database cannot be "
+                            "reached (%s)", chat_id, exc.__class__.__name__)
+            else:
+                log.exception("outbox delivery to chat %s failed", chat_id)
             self._lane_errors.append(exc)
             lane.clear()
         finally:
@@ -303,10 +321,20 @@ class OutboxSender:
         writes its own marks instead of leaving them to this one."""
         self._pacing += 1
         try:
-            await self._record_sent()
+            await self._record_sent_if_reachable()
             await asyncio.sleep(max(0.0, at - self._mono()))
         finally:
             self._pacing -= 1
+
+    async def _record_sent_if_reachable(self) -> None:
+        """A lane's write of the marks: sending needs no database, so while it cannot be
+        reached the lane goes on and the marks wait (the claim loop writes them first thing
+        once it answers, before it claims anything)."""
+        try:
+            await self._record_sent()
+        except Exception as exc:
+            if not may_be_outage(exc):
+                raise
 
     async def _record_sent(self) -> None:
         # One writer at a time: lanes ending together share a write instead of each opening
@@ -315,9 +343,15 @@ class OutboxSender:
             sent, self._sent = self._sent, []
             if not sent:
                 return
-            async with self.uow_factory() as uow:
-                await uow.outbox.finish_sent(sent, self.clock.now())
-                await uow.commit()
+            try:
+                async with self.uow_factory() as uow:
+                    await uow.outbox.finish_sent(sent, self.clock.now())
+                    await uow.commit()
+            except BaseException:
+                # Not written (the database is unreachable, or we are cancelled): these went
+                # out, so they must not be sent again; the next write takes them along.
+                self._sent[:0] = sent
+                raise
         for row_id, _ in sent:
             self._claimed.discard(row_id)
 

@@ -126,6 +126,9 @@ CHOOSE_PROJECT_FOR_REPORT = "代为反映:请选择项目,然后发送问题描�
 PROXY_NOT_ALLOWED = "只有首席服务员和管理员可以代为反映。"
 BAD_CALLBACK = "无法识别的操作。"
 SYSTEM_ERROR = "系统暂时出了点问题,这条消息没有处理成功,请稍后再发一次。"
+# Told once while the database cannot be reached: the message is kept and applied afterwards.
+STORE_WAIT = "系统正在恢复,您的消息已收到,恢复后会自动处理,请勿重复发送。"
+STORE_WAIT_TOAST = "系统正在恢复,本次操作已记下,恢复后自动处理。"
 
 
 def too_long(limit: int, got: int) -> str:

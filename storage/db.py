@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A new PostgreSQL connection not made within this many seconds is given up (asyncpg's own
+# default is a minute): behind a network cut the desk should learn of the outage soon.
+PG_CONNECT_TIMEOUT_S = 10
 
 
 def async_url(url: str) -> str:
@@ -61,6 +64,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         kwargs["async_creator"] = inline_creator(parsed.database or ":memory:",
                                                  SQLITE_BUSY_TIMEOUT_MS / 1000)
+    if parsed.drivername == "postgresql+asyncpg":
+        connect_args = dict(kwargs.get("connect_args") or {})
+        connect_args.setdefault("timeout", PG_CONNECT_TIMEOUT_S)
+        kwargs["connect_args"] = connect_args
     engine = create_async_engine(full, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

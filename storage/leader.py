@@ -40,8 +40,14 @@ class LeaderLock:
             self.held = True
             return True
         conn = await self.engine.connect()
-        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})).scalar()
-        await conn.commit()
+        try:
+            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                      {"k": self.key})).scalar()
+            await conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
         if got:
             self._conn = conn
             self.held = True
@@ -87,9 +93,20 @@ async def leadership_loop(lock: LeaderLock, on_gain: Any, on_loss: Any, stop: An
     import contextlib
 
     leading = False
+    unreachable = False
     try:
         while not stop.is_set():
-            now_leading = await lock.try_acquire()
+            try:
+                now_leading = await lock.try_acquire()
+            except Exception as exc:
+                # The database cannot be reached: nobody can be sure to lead (a held lock
+                # was checked and dropped in try_acquire); keep asking until it answers.
+                if not unreachable:
+                    log.warning("scheduler leadership: the database cannot be reached (%s)",
+                                exc.__class__.__name__)
+                unreachable, now_leading = True, False
+            else:
+                unreachable = False
             if now_leading and not leading:
                 on_gain()
             elif leading and not now_leading:

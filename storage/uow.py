@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
@@ -71,3 +73,16 @@ class UnitOfWorkFactory:
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker)
+
+    async def reachable(self, timeout: float = 5.0) -> bool:
+        """Does the database answer a trivial query now (on a fresh connection if the pool's
+        were lost)?"""
+        async def ping() -> None:
+            async with self.sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(ping(), timeout)
+        except Exception:
+            return False
+        return True

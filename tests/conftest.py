@@ -160,6 +160,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path,
     yield url
 
 
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """An empty, migrated PostgreSQL database, for tests that only mean something with a
+    database server (mark them `postgres`); skipped with the reason when none is reachable."""
+    url, _name = _shared_pg_database()
+    _truncate_all(url)
+    yield url
+
+
 def _shared_pg_database() -> tuple[str, str]:
     name = _PG_STATE.get("shared")
     if name:

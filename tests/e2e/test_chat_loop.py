@@ -165,3 +165,19 @@ async def test_a_slow_toast_does_not_hold_up_the_updates_behind_it(world: World)
     assert await world.toast(press)  # and it did arrive in the end
     await world.settle()
     assert "诉求编号" in world.text(HAN)
+
+
+async def test_polling_outlives_a_refused_get_updates(world: World,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # 409: a webhook was set meanwhile, or a second process polls with the same token. The
+    # bot says so in its log and keeps polling; it must not stay up deaf to every update.
+    from bot import ptb_adapter
+
+    monkeypatch.setattr(ptb_adapter, "POLL_REFUSED_PAUSE", 0.1)
+    world.emu.fail_next("getUpdates", status=409, count=2,
+                        description="Conflict: terminated by other getUpdates request; make "
+                                    "sure that only one bot instance is running")
+    await world.say(HAN, "/help")
+    assert world.text(HAN).startswith("项目直通车 · 企业")  # the help, shown without markup
+    refused = [r for r in world.emu.requests_for("getUpdates") if r.status == 409]
+    assert len(refused) == 2

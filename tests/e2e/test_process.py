@@ -127,3 +127,50 @@ async def test_sigterm_stops_within_seconds(tmp_path: Path) -> None:
         code = await asyncio.wait_for(proc.wait(), 10)
         assert code == 0
         assert loop.time() - started < 8
+
+
+@pytest.mark.postgres
+async def test_run_waits_for_a_database_server_that_is_not_up_yet(
+        postgres_url: str, tmp_path: Path) -> None:
+    # The host has just booted and PostgreSQL is not accepting connections yet: `zhitong run`
+    # says so and tries again, and serves once the database answers (no crash loop).
+    from bot import texts as bot_texts
+    from tests.tcp_relay import relay_database
+
+    relay, relayed = await relay_database(postgres_url)
+    log = tmp_path / "run.log"
+    try:
+        async with BotApiEmulator(token=TOKEN, username="zhitong_test_bot") as emu:
+            emu.add_user(HAN, "韩经理")
+            env = _env(tmp_path / "unused.db", emu, "aiogram")
+            env["ZHITONG_DATABASE_URL"] = postgres_url
+            await _cli(env, "org", "load", str(ORG_EXAMPLE))
+            env["ZHITONG_DATABASE_URL"] = relayed
+            relay.cut()
+            proc = await _start(env, log)
+            waiting = bot_texts.DB_WAITING.split("(")[0]
+            await _until(lambda: log.read_text().count(waiting) >= 2, 60)
+            assert proc.returncode is None
+            relay.restore()
+            await emu.wait_for(lambda: emu.waiting_polls > 0, timeout=60)
+            emu.send_text(HAN, "/help")
+            reply = await emu.wait_for_message(HAN, timeout=30)
+            assert reply["text"].startswith("项目直通车 · 企业")
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        await relay.close()
+
+
+async def test_run_refuses_at_once_a_database_that_is_not_there(tmp_path: Path) -> None:
+    # A wrong path or name is a mistake to fix, not an outage to wait out.
+    from bot import texts as bot_texts
+
+    async with BotApiEmulator(token=TOKEN, username="zhitong_test_bot") as emu:
+        env = _env(tmp_path / "no" / "such" / "dir" / "zhitong.db", emu, "aiogram")
+        proc = await asyncio.create_subprocess_exec(*ZHITONG, "run", env=env,
+                                                    stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert bot_texts.DB_ERROR.split(":")[0] in out.decode()

@@ -600,3 +600,50 @@ async def test_a_send_is_recorded_while_another_chat_waits_out_its_pace(
     await task
     assert t.texts(B) == ["b1", "b2"] and t.texts(A) == ["a1"]
     assert a1_recorded_first
+
+
+# --- the database goes away ----------------------------------------------------------------
+
+
+async def test_messages_sent_while_the_database_is_away_are_not_sent_again(
+        uow_factory: UnitOfWorkFactory) -> None:
+    # The database goes down while the first message is on its way to Telegram, and stays
+    # down past the lease. The sends cannot be recorded meanwhile; once it answers they are,
+    # before anything is claimed again, so none goes out twice.
+    from tests.outage import Switchable
+
+    store = Switchable(uow_factory)
+    for chat in (A, B):
+        for i in range(2):
+            await enqueue(uow_factory, SystemClock().now(), chat, f"{chat}:{i}")
+    t = RecordingTransport()
+
+    async def cut_then_deliver(chat_id: int, payload: dict[str, Any],
+                               message_id: int | None) -> int | None:
+        store.down = True
+        return await RecordingTransport.deliver(t, chat_id, payload, message_id)
+
+    t.deliver = cut_then_deliver  # type: ignore[method-assign]
+    s = OutboxSender(store, t, SystemClock(), per_chat_interval=0, global_per_second=0,  # type: ignore[arg-type]
+                     lease=timedelta(seconds=0.4), linger=0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
+    for _ in range(100):
+        if len(t.delivered) == 4:
+            break
+        await asyncio.sleep(0.02)
+    assert sorted(t.texts()) == [f"{A}:0", f"{A}:1", f"{B}:0", f"{B}:1"]
+    await asyncio.sleep(1.0)  # the leases run out while the database is away
+    t.deliver = RecordingTransport.deliver.__get__(t)  # type: ignore[method-assign]
+    store.down = False
+    for _ in range(100):
+        async with uow_factory() as uow:
+            if all(r.status == "sent" for r in await uow.outbox.all()):
+                break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # time for a wrong second claim and send
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert set(t.attempts.values()) == {1}, t.attempts
+    async with uow_factory() as uow:
+        assert {r.status for r in await uow.outbox.all()} == {"sent"}

@@ -254,3 +254,31 @@ async def test_led_scheduler_whose_session_dies_stops_its_jobs(
         s.shutdown()
         await s.wait_closed()
     assert FakeScheduler.running == set()
+
+
+@pytest.mark.postgres
+async def test_a_scheduler_cut_off_from_the_database_keeps_asking_and_leads_again(
+        postgres_url: str, fast_leadership: None) -> None:
+    # The only scheduler loses its database (restart, network cut) for longer than a round:
+    # it stops its jobs, keeps asking while the database refuses, and leads again once the
+    # database answers — the process never ends up without a scheduler.
+    from tests.tcp_relay import relay_database
+
+    relay, relayed = await relay_database(postgres_url)
+    engine = make_engine(relayed)
+    a = led(engine, "a")
+    try:
+        a.start()
+        await until(lambda: FakeScheduler.running == {"a"})
+        relay.cut()
+        await until(lambda: FakeScheduler.running == set())
+        await asyncio.sleep(0.5)  # several rounds refused
+        assert relay.refused >= 2
+        relay.restore()
+        await until(lambda: FakeScheduler.running == {"a"})
+        assert FakeScheduler.log == ["start a", "stop a", "start a"]
+    finally:
+        a.shutdown()
+        await a.wait_closed()
+        await engine.dispose()
+        await relay.close()

@@ -1,0 +1,128 @@
+"""The database goes away under the running bot (restart, fail-over, a cut network).
+
+The bot reaches PostgreSQL through a relay the test can cut: every open connection is dropped
+and new ones are refused, as a database restart looks from the bot's side. Nothing a person
+sends meanwhile is lost or answered with an error: they are told once that it will be handled,
+the update is not acknowledged, and it is applied when the database answers again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from handlers import texts
+from tests.e2e.test_webhook import WebhookWorld
+from tests.e2e.world import World
+from tests.tcp_relay import TcpRelay, relay_database
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+HAN, ZHOU = 800001, 900012
+HV_LINE = "我们园区北侧的高压线迁改一直没人对接,影响厂房基础施工,麻烦尽快协调供电公司"
+
+
+@pytest.fixture(params=["polling", "webhook"])
+async def cut(request: pytest.FixtureRequest, postgres_url: str, framework: str,
+              tagger: object) -> AsyncIterator[tuple[World, TcpRelay]]:
+    database_url = postgres_url  # cutting the database off needs a database server
+    from domain.clock import SystemClock
+    from storage.db import make_engine, make_sessionmaker
+    from storage.uow import UnitOfWorkFactory
+    from tests.factories import load_example_org
+
+    engine = make_engine(database_url)
+    await load_example_org(UnitOfWorkFactory(make_sessionmaker(engine)), SystemClock().now())
+    await engine.dispose()
+    relay, relayed = await relay_database(database_url)
+    kind = WebhookWorld if request.param == "webhook" else World
+    w = kind(relayed, framework, tagger)  # type: ignore[arg-type]
+    await w.start()
+    try:
+        yield w, relay
+        assert w.spec_problems() == []
+    finally:
+        relay.restore()
+        await w.close()
+        await relay.close()
+
+
+def texts_of(world: World, user: int) -> list[str]:
+    return [str(m.get("text") or "") for m in world.messages(user)]
+
+
+async def test_a_report_sent_while_the_database_is_down_is_applied_when_it_is_back(
+        cut: tuple[World, Any]) -> None:
+    world, relay = cut
+    await world.say(HAN, "/help")  # the bot is up and has met the database
+    relay.cut()
+    update = world.emu.send_text(HAN, HV_LINE)
+    notice = await world.emu.wait_for_message(HAN, texts.STORE_WAIT, timeout=10)
+    assert notice["text"] == texts.STORE_WAIT
+    assert not world.emu.is_confirmed(update)  # not acknowledged: Telegram still holds it
+    relay.restore()
+    await world.settle(timeout=30)
+    assert world.emu.is_confirmed(update)
+    said = texts_of(world, HAN)
+    assert texts.SYSTEM_ERROR not in said
+    assert said.count(texts.STORE_WAIT) == 1
+    drafts = [m for m in world.messages(HAN) if texts.BTN_SUBMIT in world.words(m)]
+    assert len(drafts) == 1 and "水电气网配套" in drafts[0]["text"]
+    await world.press(HAN, "提交")
+    [ticket] = await world.tickets()
+    assert ticket.status == "submitted"
+    assert texts.BTN_ACCEPT in world.words(world.with_button(ZHOU, "受理"))
+
+
+@pytest.mark.parametrize("cut", ["polling"], indirect=True)
+async def test_a_press_while_the_database_is_down_is_applied_when_it_is_back(
+        cut: tuple[World, Any]) -> None:
+    world, relay = cut
+    await world.say(HAN, HV_LINE)
+    card = world.with_button(HAN, "提交")
+    label = next(b["text"] for b in world.buttons(card) if "提交" in b["text"])
+    relay.cut()
+    press = world.emu.press(HAN, card["message_id"], text=label)
+    assert await world.toast(press) == texts.STORE_WAIT_TOAST
+    relay.restore()
+    await world.settle(timeout=30)
+    [ticket] = await world.tickets()
+    assert ticket.status == "submitted"
+    assert any("诉求编号" in t for t in texts_of(world, HAN))
+    assert texts.SYSTEM_ERROR not in texts_of(world, HAN)
+
+
+@pytest.mark.parametrize("cut", ["polling"], indirect=True)
+async def test_a_database_restart_between_two_messages_goes_unnoticed(
+        cut: tuple[World, Any]) -> None:
+    world, relay = cut
+    await world.say(HAN, "/help")
+    before = len(world.messages(HAN))
+    relay.cut()  # every pooled connection dies …
+    relay.restore()  # … and the database is back at once
+    await world.say(HAN, HV_LINE)
+    said = texts_of(world, HAN)[before:]
+    assert len(said) == 1 and "水电气网配套" in said[0]  # the draft card, nothing else
+
+
+@pytest.mark.parametrize("cut", ["webhook"], indirect=True)
+async def test_a_webhook_answers_503_past_its_patience_and_the_redelivery_is_applied(
+        cut: tuple[World, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import aiogram_adapter, ptb_adapter
+
+    for adapter in (aiogram_adapter, ptb_adapter):
+        monkeypatch.setattr(adapter, "WEBHOOK_PATIENCE", 0.3)
+    world, relay = cut
+    assert isinstance(world, WebhookWorld)
+    await world.say(HAN, "/help")
+    relay.cut()
+    update = world.emu.send_text(HAN, HV_LINE)
+    await world.emu.wait_for(lambda: world.deliveries(update).count(503) >= 2, 15)
+    relay.restore()
+    await world.settle(timeout=30)
+    assert world.deliveries(update)[-1] == 200 and 200 not in world.deliveries(update)[:-1]
+    said = texts_of(world, HAN)
+    assert said.count(texts.STORE_WAIT) == 1  # told once, not at every delivery
+    assert len([m for m in world.messages(HAN) if texts.BTN_SUBMIT in world.words(m)]) == 1

@@ -1,0 +1,36 @@
+"""A unit-of-work factory whose database can be switched off, for outage tests."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+
+class _Refused:
+    async def __aenter__(self) -> UnitOfWork:
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        return None
+
+
+class Switchable:
+    """A UnitOfWorkFactory whose database can be switched off, or made to fail `fail` times."""
+
+    def __init__(self, real: UnitOfWorkFactory) -> None:
+        self.real = real
+        self.down = False
+        self.fail: list[BaseException] = []
+        self.attempts = 0
+
+    def __call__(self) -> Any:
+        self.attempts += 1
+        if self.fail:
+            raise self.fail.pop(0)
+        return _Refused() if self.down else self.real()
+
+    async def reachable(self, timeout: float = 5.0) -> bool:
+        return not self.down and await self.real.reachable(timeout)
