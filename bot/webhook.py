@@ -60,8 +60,14 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate) -> web.Applicat
     return app
 
 
+# On shutdown, requests still in hand get this long to finish; then they are cancelled (not
+# applied: Telegram delivers them again). An update normally takes milliseconds; one waiting
+# for an unreachable database would otherwise hold the stop for its whole patience.
+SHUTDOWN_GRACE = 2.5
+
+
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -126,3 +126,23 @@ async def test_a_webhook_answers_503_past_its_patience_and_the_redelivery_is_app
     said = texts_of(world, HAN)
     assert said.count(texts.STORE_WAIT) == 1  # told once, not at every delivery
     assert len([m for m in world.messages(HAN) if texts.BTN_SUBMIT in world.words(m)]) == 1
+
+
+
+async def test_stopped_while_waiting_for_the_database_the_update_waits_for_the_next_start(
+        cut: tuple[World, Any]) -> None:
+    # SIGTERM during an outage (a rolling restart, the host shutting down): the bot stops at
+    # once rather than waiting out the outage, the update is not spent, and the next start
+    # applies it.
+    world, relay = cut
+    await world.say(HAN, "/help")
+    relay.cut()
+    update = world.emu.send_text(HAN, HV_LINE)
+    await world.emu.wait_for_message(HAN, texts.STORE_WAIT, timeout=10)
+    await world.stop_bot()  # fails the test if it takes 15 s
+    assert not world.emu.is_confirmed(update)
+    relay.restore()
+    await world.start_bot()
+    await world.settle(timeout=30)
+    drafts = [m for m in world.messages(HAN) if texts.BTN_SUBMIT in world.words(m)]
+    assert len(drafts) == 1 and "水电气网配套" in drafts[0]["text"]
