@@ -1,9 +1,10 @@
 """The database goes away under the running bot (restart, fail-over, a cut network).
 
-The bot reaches PostgreSQL through a relay the test can cut: every open connection is dropped
+On PostgreSQL the bot reaches the server through a relay the test can cut: every open connection is dropped
 and new ones are refused, as a database restart looks from the bot's side. Nothing a person
 sends meanwhile is lost or answered with an error: they are told once that it will be handled,
-the update is not acknowledged, and it is applied when the database answers again.
+the update is not acknowledged, and it is applied when the database answers again. On
+SQLite the same holds for a write lock another process keeps past the busy wait.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from tests.e2e.test_webhook import WebhookWorld
 from tests.e2e.world import World
 from tests.tcp_relay import TcpRelay, relay_database
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+pytestmark = pytest.mark.e2e
 
 HAN, ZHOU = 800001, 900012
 HV_LINE = "我们园区北侧的高压线迁改一直没人对接,影响厂房基础施工,麻烦尽快协调供电公司"
 
 
-@pytest.fixture(params=["polling", "webhook"])
+@pytest.fixture(params=[pytest.param("polling", marks=pytest.mark.postgres),
+                        pytest.param("webhook", marks=pytest.mark.postgres)])
 async def cut(request: pytest.FixtureRequest, postgres_url: str, framework: str,
               tagger: object) -> AsyncIterator[tuple[World, TcpRelay]]:
     database_url = postgres_url  # cutting the database off needs a database server
@@ -76,6 +78,7 @@ async def test_a_report_sent_while_the_database_is_down_is_applied_when_it_is_ba
     assert texts.BTN_ACCEPT in world.words(world.with_button(ZHOU, "受理"))
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("cut", ["polling"], indirect=True)
 async def test_a_press_while_the_database_is_down_is_applied_when_it_is_back(
         cut: tuple[World, Any]) -> None:
@@ -94,6 +97,7 @@ async def test_a_press_while_the_database_is_down_is_applied_when_it_is_back(
     assert texts.SYSTEM_ERROR not in texts_of(world, HAN)
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("cut", ["polling"], indirect=True)
 async def test_a_database_restart_between_two_messages_goes_unnoticed(
         cut: tuple[World, Any]) -> None:
@@ -107,6 +111,7 @@ async def test_a_database_restart_between_two_messages_goes_unnoticed(
     assert len(said) == 1 and "水电气网配套" in said[0]  # the draft card, nothing else
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("cut", ["webhook"], indirect=True)
 async def test_a_webhook_answers_503_past_its_patience_and_the_redelivery_is_applied(
         cut: tuple[World, Any], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,3 +151,48 @@ async def test_stopped_while_waiting_for_the_database_the_update_waits_for_the_n
     await world.settle(timeout=30)
     drafts = [m for m in world.messages(HAN) if texts.BTN_SUBMIT in world.words(m)]
     assert len(drafts) == 1 and "水电气网配套" in drafts[0]["text"]
+
+
+@pytest.fixture
+async def sqlite_world(sqlite_url: str, tagger: object,
+                       monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    from domain.clock import SystemClock
+    from storage import db
+    from storage.uow import UnitOfWorkFactory
+    from tests.factories import load_example_org
+
+    # Another process holding SQLite's write lock longer than the busy wait (10 s in
+    # production, shortened here) is SQLite's form of a database that cannot be reached.
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    engine = db.make_engine(sqlite_url)
+    await load_example_org(UnitOfWorkFactory(db.make_sessionmaker(engine)), SystemClock().now())
+    await engine.dispose()
+    w = World(sqlite_url, "aiogram", tagger)  # type: ignore[arg-type]
+    await w.start()
+    try:
+        yield w
+    finally:
+        await w.close()
+
+
+async def test_sqlite_locked_by_another_process_for_long_is_waited_for(
+        sqlite_world: World, sqlite_url: str) -> None:
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    world = sqlite_world
+    await world.say(HAN, "/help")
+    other = sqlite3.connect(make_url(sqlite_url).database or "", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. a long `zhitong org load`, or a backup
+    try:
+        update = world.emu.send_text(HAN, HV_LINE)
+        await world.emu.wait_for_message(HAN, texts.STORE_WAIT, timeout=10)
+        assert not world.emu.is_confirmed(update)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await world.settle(timeout=30)
+    said = texts_of(world, HAN)
+    assert texts.SYSTEM_ERROR not in said
+    assert len([m for m in world.messages(HAN) if texts.BTN_SUBMIT in world.words(m)]) == 1
