@@ -199,7 +199,7 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
         async def apply(data: dict[str, Any]) -> None:
             await apply_raw_update(bot, core.desk, data, sender.wake, toasts)
 
-        runner = await start_webhook(webhook, apply)
+        runner = await start_webhook(webhook, apply, core)
         if webhook.set_webhook:
             await bot.set_webhook(webhook.url, secret_token=webhook.secret,
                                   allowed_updates=["message", "callback_query"])
@@ -268,7 +268,7 @@ async def retry_until_reachable(call: Any, stop: asyncio.Event,
     return None
 
 
-async def start_webhook(options: WebhookOptions, apply: Any) -> Any:
+async def start_webhook(options: WebhookOptions, apply: Any, core: Core) -> Any:
     from bot.webhook import make_webhook_app, parse_listen, serve
 
     host, port = parse_listen(options.listen)
@@ -278,7 +278,9 @@ async def start_webhook(options: WebhookOptions, apply: Any) -> Any:
     url_path = urlparse(options.url).path
     if url_path and url_path != "/":
         path = url_path
-    return await serve(make_webhook_app(path, options.secret, apply), host, port)
+    app = make_webhook_app(path, options.secret, apply,
+                           lambda: core.uow_factory.reachable(timeout=2.0))
+    return await serve(app, host, port)
 
 
 async def enqueue_menus(core: Core) -> None:

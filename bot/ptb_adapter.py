@@ -297,7 +297,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
             if out is not None and out.wake_sender:
                 sender.wake()
 
-        runner = await start_webhook(webhook, apply)
+        runner = await start_webhook(webhook, apply, core)
         if webhook.set_webhook:
             await bot.set_webhook(webhook.url, secret_token=webhook.secret,
                                   allowed_updates=["message", "callback_query"])

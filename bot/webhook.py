@@ -22,6 +22,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1 << 20
 
 ApplyUpdate = Callable[[dict[str, Any]], Awaitable[None]]
+# Does the database answer now? (for GET /healthz)
+HealthProbe = Callable[[], Awaitable[bool]]
+HEALTH_PATH = "/healthz"
 
 
 def secret_ok(expected: str, given: str | None) -> bool:
@@ -30,7 +33,8 @@ def secret_ok(expected: str, given: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode())
 
 
-def make_webhook_app(path: str, secret: str, apply: ApplyUpdate) -> web.Application:
+def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
+                     database_ok: HealthProbe | None = None) -> web.Application:
     async def receive(request: web.Request) -> web.Response:
         if not secret_ok(secret, request.headers.get(SECRET_HEADER)):
             return web.Response(status=401, text="unauthorized")
@@ -55,8 +59,17 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate) -> web.Applicat
             return web.Response(status=500, text="error")
         return web.Response(status=200, text="ok")
 
+    async def health(_request: web.Request) -> web.Response:
+        # For monitoring and a load balancer's checks: 200 while this worker can apply
+        # updates, 503 while its database cannot be reached (updates wait meanwhile).
+        ok = database_ok is None or await database_ok()
+        return web.json_response({"ok": ok, "database": "ok" if ok else "unreachable"},
+                                 status=200 if ok else 503)
+
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post(path, receive)
+    if path != HEALTH_PATH:
+        app.router.add_get(HEALTH_PATH, health)
     return app
 
 

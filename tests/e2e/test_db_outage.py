@@ -196,3 +196,24 @@ async def test_sqlite_locked_by_another_process_for_long_is_waited_for(
     said = texts_of(world, HAN)
     assert texts.SYSTEM_ERROR not in said
     assert len([m for m in world.messages(HAN) if texts.BTN_SUBMIT in world.words(m)]) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("cut", ["webhook"], indirect=True)
+async def test_healthz_says_whether_the_worker_can_apply_updates(
+        cut: tuple[World, Any]) -> None:
+    import aiohttp
+
+    world, relay = cut
+    assert isinstance(world, WebhookWorld)
+    health = world.url.rsplit("/telegram/", 1)[0] + "/healthz"
+
+    async def check() -> tuple[int, dict[str, Any]]:
+        async with aiohttp.ClientSession() as http, http.get(health) as resp:
+            return resp.status, await resp.json()
+
+    assert await check() == (200, {"ok": True, "database": "ok"})
+    relay.cut()
+    assert await check() == (503, {"ok": False, "database": "unreachable"})
+    relay.restore()
+    assert await check() == (200, {"ok": True, "database": "ok"})
