@@ -95,18 +95,20 @@ def _wait_notice(event: Message | CallbackQuery) -> Callable[[], Awaitable[objec
 
 
 async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_sender: Any,
-                           toasts: Toasts) -> None:
+                           toasts: Toasts, give_up: bool = False) -> None:
     """Webhook path: one raw update through the desk; errors propagate (→ 5xx, redelivery)."""
     update = Update.model_validate(data, context={"bot": bot})
     if update.callback_query is not None:
         query = update.callback_query
-        out = await desk.handle(callback_inbound(query, update.update_id),
-                                on_delay=_wait_notice(query), patience=WEBHOOK_PATIENCE)
+        inb = callback_inbound(query, update.update_id)
+        out = await (desk.give_up(inb) if give_up else desk.handle(
+            inb, on_delay=_wait_notice(query), patience=WEBHOOK_PATIENCE))
         toasts.send(bot.answer_callback_query(query.id, text=out.callback_answer,
                                               show_alert=out.alert), update.update_id)
     elif update.message is not None and update.message.chat.type == "private":
-        out = await desk.handle(message_inbound(update.message, update.update_id),
-                                on_delay=_wait_notice(update.message), patience=WEBHOOK_PATIENCE)
+        inb = message_inbound(update.message, update.update_id)
+        out = await (desk.give_up(inb) if give_up else desk.handle(
+            inb, on_delay=_wait_notice(update.message), patience=WEBHOOK_PATIENCE))
     else:
         return
     if out.wake_sender:

@@ -196,8 +196,8 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     runner = None
     polling = None
     if webhook is not None:
-        async def apply(data: dict[str, Any]) -> None:
-            await apply_raw_update(bot, core.desk, data, sender.wake, toasts)
+        async def apply(data: dict[str, Any], give_up: bool) -> None:
+            await apply_raw_update(bot, core.desk, data, sender.wake, toasts, give_up)
 
         runner = await start_webhook(webhook, apply, core)
         if webhook.set_webhook:

@@ -120,20 +120,22 @@ async def handle_update(bot: Bot, desk: Desk, update: Update, toasts: Toasts
         return None
 
 
-async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], toasts: Toasts
-                           ) -> Outbound | None:
+async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], toasts: Toasts,
+                           give_up: bool = False) -> Outbound | None:
     """Webhook path: errors propagate so the webhook answers 5xx and Telegram redelivers."""
     update = Update.de_json(data, bot)
     if update.callback_query is not None:
         query = update.callback_query
-        out = await desk.handle(callback_inbound(query, update.update_id),
-                                on_delay=_wait_notice(bot, update), patience=WEBHOOK_PATIENCE)
+        inb = callback_inbound(query, update.update_id)
+        out = await (desk.give_up(inb) if give_up else desk.handle(
+            inb, on_delay=_wait_notice(bot, update), patience=WEBHOOK_PATIENCE))
         toasts.send(bot.answer_callback_query(query.id, out.callback_answer,
                                               show_alert=out.alert), update.update_id)
         return out
     if update.message is not None and update.message.chat.type == "private":
-        return await desk.handle(message_inbound(update.message, update.update_id),
-                                 on_delay=_wait_notice(bot, update), patience=WEBHOOK_PATIENCE)
+        inb = message_inbound(update.message, update.update_id)
+        return await (desk.give_up(inb) if give_up else desk.handle(
+            inb, on_delay=_wait_notice(bot, update), patience=WEBHOOK_PATIENCE))
     return None
 
 
@@ -292,8 +294,8 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
     tasks: list[asyncio.Task[None]] = []
     toasts = Toasts()
     if webhook is not None:
-        async def apply(data: dict[str, Any]) -> None:
-            out = await apply_raw_update(bot, core.desk, data, toasts)
+        async def apply(data: dict[str, Any], give_up: bool) -> None:
+            out = await apply_raw_update(bot, core.desk, data, toasts, give_up)
             if out is not None and out.wake_sender:
                 sender.wake()
 

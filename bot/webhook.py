@@ -6,6 +6,7 @@ share this server: each passes a coroutine that applies one raw update.
 
 from __future__ import annotations
 
+import collections
 import hmac
 import json
 import logging
@@ -21,7 +22,13 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_BODY = 1 << 20
 
-ApplyUpdate = Callable[[dict[str, Any]], Awaitable[None]]
+# apply(update, give_up): give_up=True spends an update that keeps failing (the person is
+# told it did not go through) instead of trying it once more.
+ApplyUpdate = Callable[[dict[str, Any], bool], Awaitable[None]]
+# A fault (not an outage) in the same update this many times, in this process: spend it, as
+# polling does at the first, rather than have Telegram retry it for hours while the person
+# hears nothing. Fewer than this gives a passing fault its retries.
+SPEND_AFTER_FAILURES = 3
 # Does the database answer now? (for GET /healthz)
 HealthProbe = Callable[[], Awaitable[bool]]
 HEALTH_PATH = "/healthz"
@@ -35,6 +42,8 @@ def secret_ok(expected: str, given: str | None) -> bool:
 
 def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
                      database_ok: HealthProbe | None = None) -> web.Application:
+    failures: collections.Counter[int] = collections.Counter()
+
     async def receive(request: web.Request) -> web.Response:
         if not secret_ok(secret, request.headers.get(SECRET_HEADER)):
             return web.Response(status=401, text="unauthorized")
@@ -46,8 +55,10 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
             return web.Response(status=400, text="bad json")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.Response(status=400, text="not an update")
+        update_id = int(data["update_id"])
+        give_up = failures[update_id] + 1 >= SPEND_AFTER_FAILURES
         try:
-            await apply(data)
+            await apply(data, give_up)
         except StoreUnavailable:
             # Held as long as the runtime's patience allows; Telegram delivers it again later.
             log.warning("webhook update %s waits for the database; answered 503",
@@ -55,8 +66,12 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
             return web.Response(status=503, text="database unavailable")
         except Exception:
             # Not applied (rolled back): a 5xx makes Telegram deliver it again.
-            log.exception("webhook update %s failed", data.get("update_id"))
+            log.exception("webhook update %s failed", update_id)
+            if len(failures) > 10_000:
+                failures.clear()
+            failures[update_id] += 1
             return web.Response(status=500, text="error")
+        failures.pop(update_id, None)
         return web.Response(status=200, text="ok")
 
     async def health(_request: web.Request) -> web.Response:

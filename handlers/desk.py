@@ -134,6 +134,12 @@ class Desk:
             # The change is rolled back; the person is told why, once, and the update is spent.
             return await self._answer_only(inb, err.message, alert=not isinstance(err, AlreadyDone))
 
+    async def give_up(self, inb: Inbound) -> Outbound:
+        """Spend an update that failed again and again (a fault, not an outage): the person is
+        told it did not go through, nothing else changes, and a redelivery is a duplicate."""
+        log.error("update %s spent after repeated failures", inb.update_id)
+        return await self._answer_only(inb, texts.SYSTEM_ERROR)
+
     def _duplicate(self, inb: Inbound) -> Outbound:
         return Outbound(callback_answer=texts.DONE_ALREADY if inb.kind == Kind.CALLBACK else None,
                         wake_sender=False)

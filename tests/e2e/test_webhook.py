@@ -219,3 +219,42 @@ async def test_restart_keeps_the_webhook_and_loses_nothing(hook: WebhookWorld) -
     await hook.settle()
     assert hook.deliveries(update_id)[-1] == 200
     assert texts.BTN_SUBMIT in hook.words(hook.last(HAN))
+
+
+@pytest.fixture
+def always_fail_on(hook: WebhookWorld) -> Iterator[list[str]]:
+    """`always_fail_on.append("INSERT INTO tickets")`: every such statement raises (a bug
+    that a certain update always runs into)."""
+    assert hook.core is not None
+    prefixes: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if any(statement.lstrip().upper().startswith(p.upper()) for p in prefixes):
+            raise RuntimeError("injected fault")
+
+    target = hook.core.engine.sync_engine
+    event.listen(target, "before_cursor_execute", before)
+    yield prefixes
+    event.remove(target, "before_cursor_execute", before)
+
+
+async def test_an_update_that_always_fails_is_spent_and_the_person_told(
+        hook: WebhookWorld, always_fail_on: list[str]) -> None:
+    # Polling tells the person at the first failure; a webhook gives a passing fault its
+    # retries first, then does the same instead of letting Telegram retry for hours.
+    await hook.say(HAN, HV_LINE)
+    always_fail_on.append("INSERT INTO tickets")
+    toast = await hook.press(HAN, "提交")
+    press = hook.last_update
+    assert hook.deliveries(press) == [500, 500, 200]
+    assert toast == texts.SYSTEM_ERROR
+    assert await hook.count(Ticket) == 0
+    assert await hook.count(ProcessedUpdate, ProcessedUpdate.update_id == press) == 1
+    hook.emu.redeliver(press)  # spent: a redelivery changes nothing
+    await hook.settle()
+    assert hook.deliveries(press)[-1] == 200 and await hook.count(Ticket) == 0
+    always_fail_on.append("INSERT INTO drafts")
+    always_fail_on.append("UPDATE drafts")
+    text = await hook.say(HAN, "另外,施工用电的临时变压器也一直没有装")
+    assert hook.deliveries(text) == [500, 500, 200]
+    assert hook.text(HAN) == texts.SYSTEM_ERROR
