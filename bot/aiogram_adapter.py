@@ -105,10 +105,12 @@ async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_send
             inb, on_delay=_wait_notice(query), patience=WEBHOOK_PATIENCE))
         toasts.send(bot.answer_callback_query(query.id, text=out.callback_answer,
                                               show_alert=out.alert), update.update_id)
-    elif update.message is not None and update.message.chat.type == "private":
-        inb = message_inbound(update.message, update.update_id)
+    elif (message := update.message or update.edited_message) is not None \
+            and message.chat.type == "private":
+        inb = message_inbound(message, update.update_id,
+                              edited=update.edited_message is not None)
         out = await (desk.give_up(inb) if give_up else desk.handle(
-            inb, on_delay=_wait_notice(update.message), patience=WEBHOOK_PATIENCE))
+            inb, on_delay=_wait_notice(message), patience=WEBHOOK_PATIENCE))
     else:
         return
     if out.wake_sender:
@@ -137,6 +139,13 @@ def build_dispatcher(desk: Desk, wake_sender: Any, toasts: Toasts) -> Dispatcher
         if out.wake_sender:
             wake_sender()
 
+    @router.edited_message(F.chat.type == "private")
+    async def on_edited(message: Message, event_update: Update) -> None:
+        out = await desk.handle(message_inbound(message, event_update.update_id, edited=True),
+                                on_delay=_wait_notice(message))
+        if out.wake_sender:
+            wake_sender()
+
     dp = Dispatcher()
     dp.include_router(router)
 
@@ -147,8 +156,8 @@ def build_dispatcher(desk: Desk, wake_sender: Any, toasts: Toasts) -> Dispatcher
         try:
             if update.callback_query is not None:
                 await update.callback_query.answer(SYSTEM_ERROR, show_alert=True)
-            elif update.message is not None:
-                await update.message.answer(SYSTEM_ERROR)
+            elif (message := update.message or update.edited_message) is not None:
+                await message.answer(SYSTEM_ERROR)
         except TelegramAPIError:
             log.warning("could not tell the person about the failure")
         return True

@@ -174,7 +174,7 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     from aiogram.exceptions import TelegramNetworkError, TelegramServerError
 
     from bot.aiogram_adapter import AiogramTransport, apply_raw_update, build_dispatcher, make_bot
-    from bot.runtime_common import Toasts, connections_for
+    from bot.runtime_common import ALLOWED_UPDATES, Toasts, connections_for
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api,
                    connections=max(100, connections_for(core.settings.send_concurrency)))
@@ -202,14 +202,14 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
         runner = await start_webhook(webhook, apply, core)
         if webhook.set_webhook:
             await bot.set_webhook(webhook.url, secret_token=webhook.secret,
-                                  allowed_updates=["message", "callback_query"])
+                                  allowed_updates=ALLOWED_UPDATES)
     else:
         await bot.delete_webhook()
         # handle_as_tasks=False: an update is acknowledged (next getUpdates offset) only after
         # it was handled, so a crash loses nothing (DESIGN §10).
         polling = asyncio.create_task(dp.start_polling(
             bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False,
-            polling_timeout=polling_timeout, allowed_updates=["message", "callback_query"],
+            polling_timeout=polling_timeout, allowed_updates=ALLOWED_UPDATES,
         ), name="polling")
     sender.wake()
     try:

@@ -38,6 +38,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.ptb_request import AiohttpRequest
 from bot.runtime_common import (
+    ALLOWED_UPDATES,
     STORE_WAIT,
     STORE_WAIT_TOAST,
     SYSTEM_ERROR,
@@ -84,7 +85,7 @@ def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | Non
 
 def _wait_notice(bot: Bot, update: Update) -> Callable[[], Awaitable[object]]:
     """Tells the person, once, that their update waits for the database (handlers.desk)."""
-    query, message = update.callback_query, update.message
+    query, message = update.callback_query, update.message or update.edited_message
     if query is not None:
         return lambda: bot.answer_callback_query(query.id, STORE_WAIT_TOAST)
     assert message is not None
@@ -107,11 +108,12 @@ async def handle_update(bot: Bot, desk: Desk, update: Update, toasts: Toasts
         toasts.send(bot.answer_callback_query(query.id, out.callback_answer,
                                               show_alert=out.alert), update.update_id)
         return out
-    message = update.message
+    message = update.message or update.edited_message
     if message is None or message.chat.type != "private":
         return None
     try:
-        return await desk.handle(message_inbound(message, update.update_id),
+        return await desk.handle(message_inbound(message, update.update_id,
+                                                 edited=update.edited_message is not None),
                                  on_delay=_wait_notice(bot, update))
     except Exception:
         log.exception("update %s failed", update.update_id)
@@ -132,8 +134,10 @@ async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], toasts: T
         toasts.send(bot.answer_callback_query(query.id, out.callback_answer,
                                               show_alert=out.alert), update.update_id)
         return out
-    if update.message is not None and update.message.chat.type == "private":
-        inb = message_inbound(update.message, update.update_id)
+    message = update.message or update.edited_message
+    if message is not None and message.chat.type == "private":
+        inb = message_inbound(message, update.update_id,
+                              edited=update.edited_message is not None)
         return await (desk.give_up(inb) if give_up else desk.handle(
             inb, on_delay=_wait_notice(bot, update), patience=WEBHOOK_PATIENCE))
     return None
@@ -146,7 +150,7 @@ async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event, toas
     while not stop.is_set():
         try:
             updates = await bot.get_updates(offset=offset, timeout=polling_timeout,
-                                            allowed_updates=["message", "callback_query"])
+                                            allowed_updates=ALLOWED_UPDATES)
         except (NetworkError, TimedOut) as exc:
             log.warning("getUpdates failed: %s", exc)
             await _sleep_or_stop(stop, 1.0)
@@ -302,7 +306,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         runner = await start_webhook(webhook, apply, core)
         if webhook.set_webhook:
             await bot.set_webhook(webhook.url, secret_token=webhook.secret,
-                                  allowed_updates=["message", "callback_query"])
+                                  allowed_updates=ALLOWED_UPDATES)
     else:
         with contextlib.suppress(TelegramError):
             await bot.delete_webhook()

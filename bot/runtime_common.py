@@ -10,10 +10,14 @@ from typing import Any
 from handlers.inbound import Inbound, Kind
 from handlers.texts import STORE_WAIT, STORE_WAIT_TOAST, SYSTEM_ERROR
 
-__all__ = ["STORE_WAIT", "STORE_WAIT_TOAST", "SYSTEM_ERROR", "WEBHOOK_PATIENCE", "Toasts", "callback_inbound", "command_parts", "connections_for",
+__all__ = ["ALLOWED_UPDATES", "STORE_WAIT", "STORE_WAIT_TOAST", "SYSTEM_ERROR",
+           "WEBHOOK_PATIENCE", "Toasts", "callback_inbound", "command_parts", "connections_for",
            "message_inbound", "unsupported_kind"]
 
 log = logging.getLogger(__name__)
+
+# The update kinds the bot asks Telegram for (getUpdates and setWebhook).
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 # A webhook request waits at most this long for an unreachable database, then is answered
 # 503 and Telegram delivers the update again later. Polling waits until the database is back
@@ -69,16 +73,21 @@ def unsupported_kind(present: list[str]) -> str:
     return present[0] if present else "unknown"
 
 
-def message_inbound(message: Any, update_id: int) -> Inbound:
-    """A framework's Message as an Inbound. aiogram's and PTB's Message share these field
-    names (they mirror the Bot API), so one mapping serves both runtimes."""
+def message_inbound(message: Any, update_id: int, *, edited: bool = False) -> Inbound:
+    """A framework's Message (or, `edited`, the new state of one the person edited) as an
+    Inbound. aiogram's and PTB's Message share these field names (they mirror the Bot API),
+    so one mapping serves both runtimes."""
     user = message.from_user
     base: dict[str, Any] = {
         "update_id": update_id,
         "user_id": user.id if user else message.chat.id,
         "chat_id": message.chat.id,
         "first_name": (user.full_name if user else "") or "",
+        "message_id": message.message_id,
     }
+    if edited:
+        text = message.text if message.text is not None else message.caption
+        return Inbound(**base, kind=Kind.EDITED, text=text or "", content_type="edited")
     if message.photo:
         return Inbound(**base, kind=Kind.PHOTO, text=message.caption or "",
                        photo_file_ids=(message.photo[-1].file_id,),

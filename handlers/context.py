@@ -28,10 +28,11 @@ class Ctx:
 
         return fmt_time(moment, self.config.timezone)
 
-    async def reply(self, payload: dict[str, Any]) -> None:
-        """A message to the person typing; through the outbox so it survives a crash."""
+    async def reply(self, payload: dict[str, Any]) -> str | None:
+        """A message to the person typing; through the outbox so it survives a crash. Returns
+        the outbox row's idempotency key (to edit the message later)."""
         if self.chat_id is None:
-            return
+            return None
         self._reply_seq += 1
         key = f"reply:{self.update_id}:{self._reply_seq}" if self.update_id is not None else None
         if key is None:
@@ -39,6 +40,7 @@ class Ctx:
         await self.uow.outbox.enqueue(
             idem_key=key, chat_id=self.chat_id, payload=payload, now=self.now, urgent=True
         )
+        return key
 
     async def push(self, key: str, account: Account | None, payload: dict[str, Any], *,
                    ref: str | None = None, urgent: bool = False) -> bool:

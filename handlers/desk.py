@@ -181,6 +181,8 @@ class Desk:
             return None
         account = await uow.accounts.by_telegram_id(inb.user_id)
         if account is None or not account.active:
+            if inb.kind == Kind.EDITED:
+                return None  # told when they sent it
             if inb.kind == Kind.CALLBACK:
                 return texts.NOT_REGISTERED
             await ctx.reply(outmsg.send(texts.NOT_REGISTERED))
@@ -194,6 +196,9 @@ class Desk:
             return None
         if inb.kind == Kind.UNSUPPORTED:
             await ctx.reply(outmsg.send(texts.UNSUPPORTED))
+            return None
+        if inb.kind == Kind.EDITED:
+            await self._edited(ctx, inb)
             return None
         await self._message(ctx, inb)
         return None
@@ -250,6 +255,17 @@ class Desk:
                                                         inb.message_id)
         return texts.BAD_CALLBACK
 
+    async def _edited(self, ctx: Ctx, inb: Inbound) -> None:
+        """An edit follows the open draft it started; anything else already happened, and the
+        person is told the edit changed nothing rather than left to believe it did."""
+        text = (inb.text or "").strip()
+        if len(text) > self.config.max_text_chars:
+            await ctx.reply(outmsg.send(texts.too_long(self.config.max_text_chars, len(text))))
+        elif text and await reporting.follow_edit(ctx, self.tagger, inb.message_id, text):
+            await ctx.reply(outmsg.send(texts.EDIT_APPLIED))
+        else:
+            await ctx.reply(outmsg.send(texts.EDIT_NOT_APPLIED))
+
     async def _message(self, ctx: Ctx, inb: Inbound) -> None:
         assert ctx.account is not None
         text = (inb.text or "").strip()
@@ -282,5 +298,6 @@ class Desk:
         if stash is not None:
             photos = [*stash.data.get("photos", []), *photos]
             await ctx.uow.drafts.drop(ctx.account.id, "photos")
-        await reporting.start_report(ctx, self.tagger, text, photos, inb.media_group_id)
+        await reporting.start_report(ctx, self.tagger, text, photos, inb.media_group_id,
+                                     inb.message_id)
 

@@ -11,6 +11,8 @@ class Kind(StrEnum):
     COMMAND = "command"
     CALLBACK = "callback"
     PHOTO = "photo"
+    # The person edited a text or caption they had sent (`message_id` names it).
+    EDITED = "edited"
     UNSUPPORTED = "unsupported"
 
 
@@ -26,7 +28,7 @@ class Inbound:
     args: str = ""
     callback_id: str | None = None
     callback_data: str | None = None
-    # The bot's message a button sits on (callbacks only).
+    # Callbacks: the bot's message the button sits on. Messages and edits: the person's own.
     message_id: int | None = None
     photo_file_ids: tuple[str, ...] = ()
     media_group_id: str | None = None

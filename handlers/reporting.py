@@ -45,9 +45,11 @@ async def reportable_projects(ctx: Ctx) -> list[int]:
 
 
 async def start_report(
-    ctx: Ctx, tagger: TaggerLike, text: str, photos: list[str], media_group_id: str | None
+    ctx: Ctx, tagger: TaggerLike, text: str, photos: list[str], media_group_id: str | None,
+    source_message_id: int | None = None,
 ) -> None:
-    """A message from a reporter starts (or, for an album, extends) a draft and shows the card."""
+    """A message from a reporter starts (or, for an album, extends) a draft and shows the card.
+    `source_message_id`: the person's message it came from, so an edit of it can follow."""
     assert ctx.account is not None and ctx.actor is not None
     if media_group_id:
         current = await ctx.uow.drafts.get(ctx.account.id, REPORT)
@@ -87,12 +89,39 @@ async def start_report(
         "confidence": float(tag.confidence),
         "category_chosen": False,
         "keywords": list(tag.keywords)[:8],
+        "source_message_id": source_message_id,
     }
     if project_id is not None:
         data["duplicate_of"] = await _find_duplicate(ctx, tagger, project_id, text)
-    await ctx.uow.drafts.put(ctx.account.id, REPORT, data, ctx.now)
     text_html, buttons = await render_card(ctx, data)
-    await ctx.reply(outmsg.send(text_html, buttons))
+    data["card_key"] = await ctx.reply(outmsg.send(text_html, buttons))
+    await ctx.uow.drafts.put(ctx.account.id, REPORT, data, ctx.now)
+
+
+async def follow_edit(ctx: Ctx, tagger: TaggerLike, message_id: int | None, text: str) -> bool:
+    """The person edited the message their open draft came from: the draft takes the new text
+    (tagged again; a category they chose stays) and its card is updated in place. False when
+    the edit is not of an open draft's message."""
+    assert ctx.account is not None
+    draft = await ctx.uow.drafts.get(ctx.account.id, REPORT)
+    if draft is None or message_id is None or draft.data.get("source_message_id") != message_id:
+        return False
+    data = dict(draft.data)
+    tag = tagger.tag(text)
+    data.update(text=text, tagged_category=tag.category, urgent=bool(tag.urgent),
+                confidence=float(tag.confidence), keywords=list(tag.keywords)[:8])
+    if not data.get("category_chosen"):
+        data["category"] = tag.category
+    if data.get("project_id"):
+        data["duplicate_of"] = await _find_duplicate(ctx, tagger, int(data["project_id"]), text)
+    body, buttons = await render_card(ctx, data)
+    card = await ctx.uow.outbox.by_key(str(data["card_key"])) if data.get("card_key") else None
+    if card is not None:
+        await ctx.reply(outmsg.edit(body, buttons, edit_of=card.id))
+    else:
+        data["card_key"] = await ctx.reply(outmsg.send(body, buttons))
+    await ctx.uow.drafts.put(ctx.account.id, REPORT, data, ctx.now)
+    return True
 
 
 async def _find_duplicate(ctx: Ctx, tagger: TaggerLike, project_id: int, text: str) -> int | None:

@@ -125,6 +125,9 @@ CHOOSE_CATEGORY = "请选择问题类别:"
 CHOOSE_PROJECT_FOR_REPORT = "代为反映:请选择项目,然后发送问题描述。"
 PROXY_NOT_ALLOWED = "只有首席服务员和管理员可以代为反映。"
 BAD_CALLBACK = "无法识别的操作。"
+EDIT_APPLIED = "已按您修改后的内容更新了上面的确认卡片,请核对后点「提交」。"
+EDIT_NOT_APPLIED = ("修改已发出的消息不会同步到系统,已提交的内容保持不变。"
+                    "如需补充或更正,请直接发送一条新消息。")
 SYSTEM_ERROR = "系统暂时出了点问题,这条消息没有处理成功,请稍后再发一次。"
 # Told once while the database cannot be reached: the message is kept and applied afterwards.
 STORE_WAIT = "系统正在恢复,您的消息已收到,恢复后会自动处理,请勿重复发送。"

@@ -80,6 +80,9 @@ class Dialog:
                                    global_per_second=0)
         self.update_ids = itertools.count(1)
         self.answers: list[Outbound] = []
+        # Message ids of what people send (their own side of the chat), and each one's last.
+        self.sent_ids = itertools.count(1)
+        self.said: dict[int, int] = {}
 
     async def _feed(self, inb: Inbound) -> Outbound:
         out = await self.desk.handle(inb)
@@ -93,6 +96,8 @@ class Dialog:
                        first_name=kw.pop("first_name", f"user{user}"), kind=kind, **kw)
 
     async def say(self, user: int, text: str, **kw: Any) -> Outbound:
+        kw.setdefault("message_id", next(self.sent_ids))
+        self.said[user] = kw["message_id"]
         if text.startswith("/"):
             head, _, rest = text[1:].partition(" ")
             return await self._feed(self._inbound(user, Kind.COMMAND, text=text, command=head,
@@ -104,6 +109,11 @@ class Dialog:
         return await self._feed(self._inbound(user, Kind.PHOTO, text=caption,
                                               photo_file_ids=(file_id,),
                                               media_group_id=media_group_id))
+
+    async def edit(self, user: int, message_id: int, text: str) -> Outbound:
+        """The person edits a message they sent (`self.said[user]` is their last)."""
+        return await self._feed(self._inbound(user, Kind.EDITED, text=text,
+                                              message_id=message_id))
 
     async def sticker(self, user: int) -> Outbound:
         return await self._feed(self._inbound(user, Kind.UNSUPPORTED, content_type="sticker"))

@@ -72,6 +72,8 @@ People and their side of the chat:
   (private chat id == user id), ``add_group(chat_id, title)``, ``block_user(user_id, blocked)``
 - ``send_text(user_id, text, *, chat_id=None, reply_to_message_id=None) -> update_id``
   ("/start abc" gets a bot_command entity at offset 0)
+- ``edit_text(user_id, message_id, text, *, chat_id=None) -> update_id`` (the person edits a
+  text or caption they sent: an ``edited_message`` update with ``edit_date``)
 - ``send_photo(user_id, caption=None, media_group_id=None, image_bytes=TINY_PNG) -> update_id``,
   ``send_album(user_id, count=2, caption=None) -> [update_id]``,
   ``send_document(user_id, data, file_name, mime_type, caption)``, ``send_sticker(user_id)``,
@@ -113,6 +115,7 @@ HTTP control interface (JSON; answers {"ok": true, "result": ...} or 400 {"ok": 
 ---------------------------------------------------------------------------------------------
 POST ``/_emu/users`` {user_id, first_name, username?, last_name?, language_code?};
 ``/_emu/send_text`` {user_id, text, chat_id?, reply_to_message_id?} → {update_id};
+``/_emu/edit_text`` {user_id, message_id, text, chat_id?} → {update_id};
 ``/_emu/press`` {user_id, message_id, data? | text?, chat_id?, strict?} → {update_id};
 ``/_emu/send_photo`` {user_id, caption?, media_group_id?, image_base64?};
 ``/_emu/send_album`` {user_id, count?, caption?} → {update_ids};

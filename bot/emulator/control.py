@@ -40,6 +40,11 @@ def add_control_routes(app: web.Application, emu: BotApiEmulator) -> None:
                                            reply_to_message_id=_int_or_none(
                                                b.get("reply_to_message_id")))}
 
+    def edit_text(b: dict[str, Any]) -> Any:
+        return {"update_id": emu.edit_text(int(b["user_id"]), int(b["message_id"]),
+                                           str(b["text"]),
+                                           chat_id=_int_or_none(b.get("chat_id")))}
+
     def press(b: dict[str, Any]) -> Any:
         return {"update_id": emu.press(int(b["user_id"]), int(b["message_id"]), b.get("data"),
                                        text=b.get("text"),
@@ -102,7 +107,8 @@ def add_control_routes(app: web.Application, emu: BotApiEmulator) -> None:
         return True
 
     posts: dict[str, _Handler] = {
-        "users": users, "send_text": send_text, "press": press, "send_photo": send_photo,
+        "users": users, "send_text": send_text, "edit_text": edit_text,
+        "press": press, "send_photo": send_photo,
         "send_album": send_album, "send_sticker": send_sticker, "send_document": send_document,
         "send_contact": send_contact, "send_message_fields": send_message_fields,
         "inject_update": inject_update, "redeliver": redeliver, "fail_next": fail_next,

@@ -448,6 +448,25 @@ class EmulatorState:
         return self._user_message(user_id, content, chat_id=chat_id,
                                   reply_to_message_id=reply_to_message_id)
 
+    def edit_text(self, user_id: int, message_id: int, text: str, *,
+                  chat_id: int | None = None) -> int:
+        """The person edits a text (or a caption) they sent; returns the update_id of the
+        `edited_message` Telegram sends for it."""
+        cid = user_id if chat_id is None else chat_id
+        msg = self._messages.get(cid, {}).get(message_id)
+        if msg is None or msg.get("from", {}).get("id") != user_id:
+            raise KeyError(f"user {user_id} sent no message {message_id} in chat {cid}")
+        field = "caption" if "caption" in msg or "photo" in msg else "text"
+        if field == "text" and "text" not in msg:
+            raise KeyError(f"message {message_id} has no text to edit")
+        msg[field] = text
+        msg.pop("entities" if field == "text" else "caption_entities", None)
+        if field == "text" and command_entities(text):
+            msg["entities"] = command_entities(text)
+        msg["edit_date"] = self._now()
+        self._notify()
+        return self._enqueue({"edited_message": copy.deepcopy(msg)})
+
     def send_photo(self, user_id: int, caption: str | None = None,
                    media_group_id: str | None = None, image_bytes: bytes = TINY_PNG, *,
                    chat_id: int | None = None) -> int:

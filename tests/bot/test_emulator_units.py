@@ -167,3 +167,27 @@ def test_spec_checks_types_recursively(spec: ApiSpec) -> None:
         "sendPhoto: required field 'photo' missing"]
     with pytest.raises(AssertionError, match="unknown field 'colour'"):
         spec.assert_valid("sendMessage", {"chat_id": 1, "text": "x", "colour": "red"})
+
+
+def test_a_person_edits_their_own_text_or_caption_only() -> None:
+    emu = BotApiEmulator(token="1:T", username="b")
+    emu.add_user(11, "甲")
+    emu.add_user(12, "乙")
+    first = emu.send_text(11, "第一稿")
+    mid = emu.update(first)["message"]["message_id"]
+    edit = emu.edit_text(11, mid, "/help 第二稿")
+    edited = emu.update(edit)["edited_message"]
+    assert (edited["message_id"], edited["text"]) == (mid, "/help 第二稿")
+    assert edited["edit_date"] >= edited["date"]
+    assert edited["entities"][0]["type"] == "bot_command"  # entities follow the new text
+    assert emu.message(11, mid)["text"] == "/help 第二稿"  # type: ignore[index]
+    photo = emu.send_photo(11, caption="现场照片")
+    pid = emu.update(photo)["message"]["message_id"]
+    assert emu.update(emu.edit_text(11, pid, "北门现场"))["edited_message"]["caption"] == "北门现场"
+    with pytest.raises(KeyError):
+        emu.edit_text(12, mid, "不是我的", chat_id=11)  # someone else's message
+    with pytest.raises(KeyError):
+        emu.edit_text(11, 999, "没有这条")
+    sticker = emu.send_sticker(11)
+    with pytest.raises(KeyError):
+        emu.edit_text(11, emu.update(sticker)["message"]["message_id"], "贴纸没有文字")

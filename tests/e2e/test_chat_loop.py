@@ -181,3 +181,23 @@ async def test_polling_outlives_a_refused_get_updates(world: World,
     assert world.text(HAN).startswith("项目直通车 · 企业")  # the help, shown without markup
     refused = [r for r in world.emu.requests_for("getUpdates") if r.status == 409]
     assert len(refused) == 2
+
+
+async def test_editing_a_report_before_submitting_updates_its_card(world: World) -> None:
+    land = "企业反映土地出让手续迟迟没有办完,用地指标还没下达,影响开工"
+    first = await world.say(HAN, HV_LINE)
+    card = world.with_button(HAN, "提交")
+    source = int(world.emu.update(first)["message"]["message_id"])
+    world.last_update = world.emu.edit_text(HAN, source, land)  # an edited_message update
+    await world.settle()
+    assert world.text(HAN) == texts.EDIT_APPLIED
+    updated = world.emu.message(HAN, card["message_id"])
+    assert updated is not None and "用地保障" in updated["text"] and "用地指标" in updated["text"]
+    await world.press(HAN, "提交", on=updated)
+    [ticket] = await world.tickets()
+    assert (ticket.text, ticket.category_code) == (land, "land")
+    world.emu.edit_text(HAN, source, "算了,不用处理了")
+    await world.settle()
+    assert world.text(HAN) == texts.EDIT_NOT_APPLIED
+    [ticket] = await world.tickets()
+    assert ticket.text == land

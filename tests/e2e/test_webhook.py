@@ -258,3 +258,15 @@ async def test_an_update_that_always_fails_is_spent_and_the_person_told(
     text = await hook.say(HAN, "另外,施工用电的临时变压器也一直没有装")
     assert hook.deliveries(text) == [500, 500, 200]
     assert hook.text(HAN) == texts.SYSTEM_ERROR
+
+
+async def test_an_edit_arrives_by_webhook_too(hook: WebhookWorld) -> None:
+    assert hook.emu.webhook is not None
+    assert "edited_message" in (hook.emu.webhook.allowed_updates or [])
+    first = await hook.say(HAN, HV_LINE)
+    source = int(hook.emu.update(first)["message"]["message_id"])
+    edit = hook.emu.edit_text(HAN, source, "企业反映用地指标还没下达,土地出让手续没办完")
+    await hook.settle()
+    assert hook.deliveries(edit) == [200]
+    assert hook.text(HAN) == texts.EDIT_APPLIED
+    assert "用地保障" in hook.with_button(HAN, "提交")["text"]
