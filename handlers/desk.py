@@ -103,8 +103,9 @@ class Desk:
                                 inb.update_id, exc.__class__.__name__)
                     await self._tell_to_wait(inb.update_id, on_delay)
             retried = False
-            await asyncio.sleep(wait)
-            waited += wait
+            pause = wait if patience is None else min(wait, patience - waited)
+            await asyncio.sleep(pause)
+            waited += pause
             wait = min(wait * 2, OUTAGE_MOST_WAIT)
 
     async def _tell_to_wait(self, update_id: int,
