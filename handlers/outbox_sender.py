@@ -132,7 +132,10 @@ class OutboxSender:
                     await self.release_claims()
 
     async def release_claims(self) -> None:
-        claimed, self._claimed = self._claimed, set()
+        # Rows sent but not yet recorded (the database was away) stay leased: released, they
+        # would go out again from the next claim.
+        claimed = self._claimed - {row_id for row_id, _ in self._sent}
+        self._claimed = set()
         if not claimed:
             return
         try:

@@ -647,3 +647,22 @@ async def test_messages_sent_while_the_database_is_away_are_not_sent_again(
     assert set(t.attempts.values()) == {1}, t.attempts
     async with uow_factory() as uow:
         assert {r.status for r in await uow.outbox.all()} == {"sent"}
+
+
+async def test_a_sent_row_whose_record_is_pending_is_not_released_at_shutdown(
+        uow_factory: UnitOfWorkFactory) -> None:
+    # Shutting down while the database refused the "sent" record: the row went out, so it
+    # must stay leased (released, the next claim would send it again).
+    now = SystemClock().now()
+    sent_id = await enqueue(uow_factory, now, A, "sent-unrecorded")
+    held_id = await enqueue(uow_factory, now, B, "claimed-unsent")
+    async with uow_factory() as uow:
+        claimed = {r.id for r in await uow.outbox.claim_due(now, 10, timedelta(seconds=15))}
+        await uow.commit()
+    assert claimed == {sent_id, held_id}
+    s = OutboxSender(uow_factory, RecordingTransport(), SystemClock())
+    s._claimed = {sent_id, held_id}
+    s._sent = [(sent_id, 5001)]  # sent; its record could not be written
+    await s.release_claims()
+    assert (await row_of(uow_factory, "sent-unrecorded")).claimed_until is not None
+    assert (await row_of(uow_factory, "claimed-unsent")).claimed_until is None
