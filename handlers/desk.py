@@ -260,9 +260,13 @@ class Desk:
         """An edit follows the open draft it started; anything else already happened, and the
         person is told the edit changed nothing rather than left to believe it did."""
         text = (inb.text or "").strip()
+        if not text:
+            # A live location moving, or a caption removed: Telegram sends these as edits
+            # too, every few seconds for a live location. Not the person's words: no answer.
+            return
         if len(text) > self.config.max_text_chars:
             await ctx.reply(outmsg.send(texts.too_long(self.config.max_text_chars, len(text))))
-        elif text and await reporting.follow_edit(ctx, self.tagger, inb.message_id, text):
+        elif await reporting.follow_edit(ctx, self.tagger, inb.message_id, text):
             await ctx.reply(outmsg.send(texts.EDIT_APPLIED))
         else:
             await ctx.reply(outmsg.send(texts.EDIT_NOT_APPLIED))

@@ -201,3 +201,19 @@ async def test_editing_a_report_before_submitting_updates_its_card(world: World)
     assert world.text(HAN) == texts.EDIT_NOT_APPLIED
     [ticket] = await world.tickets()
     assert ticket.text == land
+
+
+async def test_a_live_location_moving_is_not_answered(world: World) -> None:
+    # Telegram sends every move of a shared live location as an edited_message.
+    first = world.emu.send_location(HAN, 34.41, 115.65)
+    await world.settle()
+    shared = world.emu.update(first)["message"]
+    before = len(world.messages(HAN))
+    for step in range(3):
+        moved = {**shared, "edit_date": shared["date"] + 10 * (step + 1),
+                 "location": {"latitude": 34.41 + step / 1000, "longitude": 115.65,
+                              "live_period": 900}}
+        world.last_update = world.emu.inject_update({"edited_message": moved})
+        await world.settle()
+    assert len(world.messages(HAN)) == before
+    assert world.emu.pending_updates() == []

@@ -90,3 +90,14 @@ async def test_edits_from_strangers_and_of_commands_get_no_wrong_answer(dialog: 
     await d.say(ZHAO, "/help")
     await d.edit(ZHAO, d.said[ZHAO], "/todo")
     assert d.last(ZHAO).text == texts.EDIT_NOT_APPLIED
+
+
+async def test_edits_without_words_are_not_answered(dialog: Dialog) -> None:
+    # A shared live location arrives as an edit every few seconds; a caption removed is an
+    # edit with no text. Neither is the person correcting themselves.
+    d = dialog
+    await d.say(HAN, HV_LINE)
+    before = len(d.messages(HAN))
+    for _ in range(3):
+        await d.edit(HAN, d.said[HAN] + 1, "")
+    assert len(d.messages(HAN)) == before
