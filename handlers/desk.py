@@ -76,6 +76,11 @@ class Desk:
         after `patience` seconds (None: until cancelled) `StoreUnavailable` is raised, with
         nothing applied. A connection that died under the update (the database restarted)
         is retried at once on a fresh one."""
+        if inb.kind == Kind.EDITED and not (inb.text or "").strip():
+            # A live location moving (Telegram sends every move as an edit, for hours), or a
+            # caption removed: not the person's words. No answer, nothing to record, and not
+            # counted against their rate limit.
+            return Outbound(wake_sender=False)
         now = self.clock.now()
         limited = not self.limiter.allow(inb.user_id, now)
         warn = limited and (self.limiter.should_warn(inb.user_id, now)
@@ -260,10 +265,6 @@ class Desk:
         """An edit follows the open draft it started; anything else already happened, and the
         person is told the edit changed nothing rather than left to believe it did."""
         text = (inb.text or "").strip()
-        if not text:
-            # A live location moving, or a caption removed: Telegram sends these as edits
-            # too, every few seconds for a live location. Not the person's words: no answer.
-            return
         if len(text) > self.config.max_text_chars:
             await ctx.reply(outmsg.send(texts.too_long(self.config.max_text_chars, len(text))))
         elif await reporting.follow_edit(ctx, self.tagger, inb.message_id, text):

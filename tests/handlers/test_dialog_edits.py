@@ -98,6 +98,8 @@ async def test_edits_without_words_are_not_answered(dialog: Dialog) -> None:
     d = dialog
     await d.say(HAN, HV_LINE)
     before = len(d.messages(HAN))
-    for _ in range(3):
+    for _ in range(3 * d.desk.config.rate_limit_per_minute):  # a long live location
         await d.edit(HAN, d.said[HAN] + 1, "")
     assert len(d.messages(HAN)) == before
+    await d.say(HAN, "/help")  # not counted against the person's rate limit
+    assert texts.RATE_LIMITED not in d.last(HAN).text and "/mine" in d.last(HAN).text
