@@ -65,7 +65,11 @@ async def build_core(settings: Settings, *, clock: Clock | None = None,
     engine = make_engine(settings.database_url)
     uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
     clock = clock or SystemClock()
-    tagger = tagger or await build_tagger(uow_factory)
+    try:
+        tagger = tagger or await build_tagger(uow_factory)
+    except BaseException:
+        await engine.dispose()  # `zhitong run` may try again (database still starting)
+        raise
     desk = Desk(uow_factory, clock, config, tagger)
     if register_plugins:
         register_desk_plugins(desk, settings)

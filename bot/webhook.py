@@ -25,9 +25,9 @@ MAX_BODY = 1 << 20
 # apply(update, give_up): give_up=True spends an update that keeps failing (the person is
 # told it did not go through) instead of trying it once more.
 ApplyUpdate = Callable[[dict[str, Any], bool], Awaitable[None]]
-# A fault (not an outage) in the same update this many times, in this process: spend it, as
-# polling does at the first, rather than have Telegram retry it for hours while the person
-# hears nothing. Fewer than this gives a passing fault its retries.
+# An update that failed (a fault, not an outage) this many times in this process is spent at
+# its next delivery, as polling does at the first failure, rather than Telegram retrying it for
+# hours while the person hears nothing. The retries before give a passing fault its chance.
 SPEND_AFTER_FAILURES = 3
 # Does the database answer now? (for GET /healthz)
 HealthProbe = Callable[[], Awaitable[bool]]
@@ -56,7 +56,7 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.Response(status=400, text="not an update")
         update_id = int(data["update_id"])
-        give_up = failures[update_id] + 1 >= SPEND_AFTER_FAILURES
+        give_up = failures[update_id] >= SPEND_AFTER_FAILURES
         try:
             await apply(data, give_up)
         except StoreUnavailable:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # doubling up to the most.
 OUTAGE_FIRST_WAIT = 0.5
 OUTAGE_MOST_WAIT = 10.0
+# How long the "is the database there?" question may take.
+PROBE_TIMEOUT = 5.0
 
 
 class StoreUnavailable(Exception):
@@ -67,6 +69,10 @@ class Desk:
         # Updates whose person was told to wait for the database (a redelivery is not told
         # again by this process).
         self._told_to_wait: collections.OrderedDict[int, None] = collections.OrderedDict()
+        # The rate limit's verdict per update id, and the waiting notices in flight.
+        self._admitted: collections.OrderedDict[int, tuple[bool, bool]] = (
+            collections.OrderedDict())
+        self._notices: set[asyncio.Future[None]] = set()
 
     async def handle(self, inb: Inbound, *,
                      on_delay: Callable[[], Awaitable[object]] | None = None,
@@ -81,51 +87,78 @@ class Desk:
             # caption removed: not the person's words. No answer, nothing to record, and not
             # counted against their rate limit.
             return Outbound(wake_sender=False)
-        now = self.clock.now()
-        limited = not self.limiter.allow(inb.user_id, now)
-        warn = limited and (self.limiter.should_warn(inb.user_id, now)
-                            or inb.kind == Kind.CALLBACK)
-        wait, waited, retried = OUTAGE_FIRST_WAIT, 0.0, False
+        limited, warn = self._admit(inb)
+        loop = asyncio.get_running_loop()
+        deadline = None if patience is None else loop.time() + patience
+        wait, retried, told = OUTAGE_FIRST_WAIT, False, False
         while True:
             try:
                 if limited:
                     return await self._answer_only(inb, texts.RATE_LIMITED if warn else None)
-                return await self._apply(inb)
+                # A press whose toast already said "wait" (by this or an earlier delivery)
+                # can no longer show a toast.
+                return await self._apply(inb, inb.update_id in self._told_to_wait)
             except Exception as exc:
                 if not may_be_outage(exc):
                     raise
-                if await self.uow_factory.reachable():
+                left = None if deadline is None else deadline - loop.time()
+                probe = PROBE_TIMEOUT if left is None else max(0.1, min(PROBE_TIMEOUT, left))
+                if await self.uow_factory.reachable(timeout=probe):
                     if retried:
                         raise  # the database answers: a real fault, not an outage
                     retried = True
                     log.warning("update %s: database connection lost (%s); retrying",
                                 inb.update_id, exc.__class__.__name__)
                     continue
-                if patience is not None and waited >= patience:
+                # Wall-clock time counts, not only the pauses: a connect may itself take
+                # seconds behind a network that drops packets.
+                left = None if deadline is None else deadline - loop.time()
+                if left is not None and left <= 0:
                     raise StoreUnavailable(str(exc)) from exc
-                if waited == 0:
+                if not told:
+                    told = True
                     log.warning("update %s waits: the database cannot be reached (%s)",
                                 inb.update_id, exc.__class__.__name__)
-                    await self._tell_to_wait(inb.update_id, on_delay)
+                    self._tell_to_wait(inb.update_id, on_delay)
             retried = False
-            pause = wait if patience is None else min(wait, patience - waited)
-            await asyncio.sleep(pause)
-            waited += pause
+            await asyncio.sleep(wait if left is None else min(wait, left))
             wait = min(wait * 2, OUTAGE_MOST_WAIT)
 
-    async def _tell_to_wait(self, update_id: int,
-                            on_delay: Callable[[], Awaitable[object]] | None) -> None:
+    def _admit(self, inb: Inbound) -> tuple[bool, bool]:
+        """(limited, warn) under the per-person rate limit — decided once per update id, so a
+        delivery repeated while the database was away is not charged again."""
+        decided = self._admitted.get(inb.update_id)
+        if decided is not None:
+            return decided
+        now = self.clock.now()
+        limited = not self.limiter.allow(inb.user_id, now)
+        warn = limited and (self.limiter.should_warn(inb.user_id, now)
+                            or inb.kind == Kind.CALLBACK)
+        self._admitted[inb.update_id] = (limited, warn)
+        if len(self._admitted) > 4096:
+            self._admitted.popitem(last=False)
+        return limited, warn
+
+    def _tell_to_wait(self, update_id: int,
+                      on_delay: Callable[[], Awaitable[object]] | None) -> None:
+        """Tell the person beside the wait (a slow Bot API must not eat into the patience)."""
         if on_delay is None or update_id in self._told_to_wait:
             return
         self._told_to_wait[update_id] = None
         if len(self._told_to_wait) > 1024:
             self._told_to_wait.popitem(last=False)
-        try:
-            await on_delay()
-        except Exception as exc:  # the wait goes on; only the notice is lost
-            log.warning("could not tell update %s's sender to wait: %s", update_id, exc)
 
-    async def _apply(self, inb: Inbound) -> Outbound:
+        async def tell() -> None:
+            try:
+                await on_delay()
+            except Exception as exc:  # the wait goes on; only the notice is lost
+                log.warning("could not tell update %s's sender to wait: %s", update_id, exc)
+
+        task = asyncio.ensure_future(tell())
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
+
+    async def _apply(self, inb: Inbound, told_to_wait: bool = False) -> Outbound:
         now = self.clock.now()
         try:
             async with self.uow_factory() as uow:
@@ -134,11 +167,15 @@ class Desk:
                 uow.outbox.write_together()
                 ctx = Ctx(uow, now, self.config, inb.update_id, inb.chat_id)
                 answer = await self._route(ctx, inb)
+                if told_to_wait and inb.kind == Kind.CALLBACK and answer:
+                    # Its toast already said "wait": the outcome goes as a message.
+                    await ctx.reply(outmsg.send(texts.esc(answer)))
                 await uow.commit()
                 return Outbound(callback_answer=answer)
         except DomainError as err:
             # The change is rolled back; the person is told why, once, and the update is spent.
-            return await self._answer_only(inb, err.message, alert=not isinstance(err, AlreadyDone))
+            return await self._answer_only(inb, err.message, alert=not isinstance(err, AlreadyDone),
+                                           as_message=told_to_wait)
 
     async def give_up(self, inb: Inbound) -> Outbound:
         """Spend an update that failed again and again (a fault, not an outage): the person is
@@ -151,19 +188,19 @@ class Desk:
                         wake_sender=False)
 
     async def _answer_only(self, inb: Inbound, message: str | None,
-                           alert: bool = True) -> Outbound:
+                           alert: bool = True, as_message: bool = False) -> Outbound:
         """Spend the update and tell the person `message` (nothing else changes)."""
         now = self.clock.now()
         async with self.uow_factory() as uow:
             if not await uow.updates.mark(inb.update_id, now):
                 return self._duplicate(inb)
-            if inb.kind != Kind.CALLBACK and message:
+            if message and (inb.kind != Kind.CALLBACK or as_message):
                 ctx = Ctx(uow, now, self.config, inb.update_id, inb.chat_id)
                 await ctx.reply(outmsg.send(texts.esc(message)))
             await uow.commit()
         if inb.kind == Kind.CALLBACK:
             return Outbound(callback_answer=(message or "")[:190] or None, alert=alert,
-                            wake_sender=False)
+                            wake_sender=as_message and bool(message))
         return Outbound()
 
     # --- routing ------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ def may_be_outage(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError):
         return exc.connection_invalidated or isinstance(
             exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-    if isinstance(exc, OSError | TimeoutError):
+    if isinstance(exc, OSError | TimeoutError | sa_exc.TimeoutError):
+        # sqlalchemy's TimeoutError: no pooled connection came free in time — every one
+        # stuck connecting to a database that does not answer.
         return True
     if type(exc).__module__.split(".", 1)[0] == "asyncpg":
         # Not wrapped by SQLAlchemy while connecting. A wrong password or database name has

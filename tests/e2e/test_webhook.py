@@ -246,7 +246,7 @@ async def test_an_update_that_always_fails_is_spent_and_the_person_told(
     always_fail_on.append("INSERT INTO tickets")
     toast = await hook.press(HAN, "提交")
     press = hook.last_update
-    assert hook.deliveries(press) == [500, 500, 200]
+    assert hook.deliveries(press) == [500, 500, 500, 200]
     assert toast == texts.SYSTEM_ERROR
     assert await hook.count(Ticket) == 0
     assert await hook.count(ProcessedUpdate, ProcessedUpdate.update_id == press) == 1
@@ -256,7 +256,7 @@ async def test_an_update_that_always_fails_is_spent_and_the_person_told(
     always_fail_on.append("INSERT INTO drafts")
     always_fail_on.append("UPDATE drafts")
     text = await hook.say(HAN, "另外,施工用电的临时变压器也一直没有装")
-    assert hook.deliveries(text) == [500, 500, 200]
+    assert hook.deliveries(text) == [500, 500, 500, 200]
     assert hook.text(HAN) == texts.SYSTEM_ERROR
 
 

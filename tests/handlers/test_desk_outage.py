@@ -121,3 +121,79 @@ async def test_a_fault_that_is_not_an_outage_is_raised_not_waited_out(
         await desk.handle(help_from_han(5))
     assert store.attempts == 3  # not retried
     assert await applied(store.real) == (0, 0)
+
+
+class SlowRefusal(Switchable):
+    """Each attempt takes `seconds` to be refused, as behind a network that drops packets."""
+
+    def __init__(self, real: UnitOfWorkFactory, seconds: float) -> None:
+        super().__init__(real)
+        self.seconds = seconds
+
+    def __call__(self) -> Any:
+        outer = super().__call__()
+        if not self.down:
+            return outer
+        seconds = self.seconds
+
+        class Slow:
+            async def __aenter__(self) -> Any:
+                await asyncio.sleep(seconds)
+                return await outer.__aenter__()
+
+            async def __aexit__(self, *exc: object) -> None:
+                return None
+
+        return Slow()
+
+
+async def test_patience_counts_the_time_attempts_take_not_only_the_pauses(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock, config: DeskConfig,
+        tagger: Any) -> None:
+    store = SlowRefusal(uow_factory, seconds=0.3)
+    desk = Desk(store, clock, config, tagger)  # type: ignore[arg-type]
+    store.down = True
+    with pytest.raises(StoreUnavailable):
+        await desk.handle(help_from_han(6), patience=0.5)
+    # Counting only the pauses (0.02, 0.04 … up to 0.5 s) it would have tried eight times,
+    # 2.4 s in all; by the clock it stops after the second or third.
+    assert store.attempts <= 3
+
+
+async def test_deliveries_repeated_during_an_outage_are_charged_to_the_rate_limit_once(
+        store: Switchable, clock: FrozenClock, tagger: Any) -> None:
+    desk = Desk(store, clock, DeskConfig(rate_limit_per_minute=2), tagger)  # type: ignore[arg-type]
+    store.down = True
+    for _ in range(3):  # a webhook delivery, answered 503, delivered again …
+        with pytest.raises(StoreUnavailable):
+            await desk.handle(help_from_han(7), patience=0.05)
+    store.down = False
+    await desk.handle(help_from_han(7))
+    await desk.handle(help_from_han(8))  # the person's second message this minute
+    async with store.real() as uow:
+        said = [r.payload["text"] for r in await uow.outbox.all()]
+    assert texts.RATE_LIMITED not in said
+    assert len(said) == 2  # both answered with the help text
+
+
+async def test_a_press_told_to_wait_gets_its_outcome_as_a_message(
+        store: Switchable, clock: FrozenClock, config: DeskConfig, tagger: Any) -> None:
+    desk = Desk(store, clock, config, tagger)  # type: ignore[arg-type]
+    told, tell = notices()
+
+    def press(update_id: int, data: str) -> Inbound:
+        return Inbound(update_id=update_id, user_id=HAN, chat_id=HAN, first_name="韩经理",
+                       kind=Kind.CALLBACK, callback_id=str(update_id), callback_data=data,
+                       message_id=1)
+
+    for update_id, data in ((9, "garbage"), (10, "t:acc:999999")):
+        store.down = True
+        handling = asyncio.create_task(desk.handle(press(update_id, data), on_delay=tell))
+        await asyncio.sleep(0.2)
+        store.down = False
+        await asyncio.wait_for(handling, 5)
+    assert told == [texts.STORE_WAIT, texts.STORE_WAIT]
+    async with store.real() as uow:
+        said = [r.payload["text"] for r in sorted(await uow.outbox.all(), key=lambda r: r.id)]
+    # The toasts were spent on "wait"; what came of each press reaches the chat instead.
+    assert said[0] == texts.BAD_CALLBACK and len(said) == 2 and said[1]

@@ -21,6 +21,7 @@ from storage.availability import may_be_outage
     sa_exc.OperationalError("SELECT 1", {}, Exception("server closed the connection")),
     sa_exc.InterfaceError("SELECT 1", {}, Exception("connection is closed")),
     sa_exc.DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
+    sa_exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"),
 ])
 def test_connection_trouble_may_be_an_outage(error: BaseException) -> None:
     assert may_be_outage(error)
