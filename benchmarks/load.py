@@ -486,7 +486,9 @@ def run_durable_echo_bot() -> None:
             self.core = core
             self.config = core.config
 
-        async def handle(self, inb: Inbound) -> Outbound:
+        async def handle(self, inb: Inbound, **_waiting: Any) -> Outbound:
+            # `_waiting`: the adapters' on_delay / patience for an unreachable database (the
+            # desk's own handling of outages; this stand-in just fails).
             now = self.core.clock.now()
             async with self.core.uow_factory() as uow:
                 if not await uow.updates.mark(inb.update_id, now):
