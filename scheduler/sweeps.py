@@ -56,6 +56,7 @@ from scheduler.jobs import (
     TicketFacts,
     plan_ticket,
 )
+from storage.availability import may_be_outage
 from storage.models import (
     Account,
     Category,
@@ -620,7 +621,11 @@ async def run_all_sweeps(uow_factory: UnitOfWorkFactory, now: datetime, config: 
         try:
             keys = await sweep(uow_factory, now, config, deliver_from=deliver_from)
         except Exception as exc:
-            log.exception("sweep %s failed at %s", name, now.isoformat())
+            if may_be_outage(exc):  # the next run after the outage does the work
+                log.warning("sweep %s at %s: the database cannot be reached (%s)", name,
+                            now.isoformat(), exc.__class__.__name__)
+            else:
+                log.exception("sweep %s failed at %s", name, now.isoformat())
             failure = failure or exc
             continue
         for key in keys:

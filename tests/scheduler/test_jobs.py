@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, time, timedelta
+from typing import Any
+
+import pytest
 
 from handlers.config import DeskConfig
 from scheduler.jobs import Step, TicketFacts, plan_ticket
@@ -189,3 +192,23 @@ def test_quiet_hours_are_judged_when_the_message_can_go() -> None:
         2026, 11, 25, 7, 30)
     # A sweep as of the past is not held back by the wall clock.
     assert not_before(day, False, CONFIG, deliver_from=bj(2026, 12, 1, 9)) == day
+
+
+async def test_sweeps_during_an_outage_warn_without_a_traceback_each(
+        uow_factory: Any, clock: Any, config: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # The database away (SQLite locked past its wait, or a server cut off): every sweep fails,
+    # each says so in one line, and the run still ends with the failure for the job to see.
+    import logging
+
+    from scheduler.sweeps import run_all_sweeps
+    from tests.outage import Switchable
+
+    store = Switchable(uow_factory)
+    store.down = True
+    with caplog.at_level(logging.WARNING, logger="scheduler.sweeps"), \
+            pytest.raises(ConnectionRefusedError):
+        await run_all_sweeps(store, clock.now(), config)  # type: ignore[arg-type]
+    records = [r for r in caplog.records if r.name == "scheduler.sweeps"]
+    assert records and all(r.levelno == logging.WARNING and r.exc_info is None
+                           for r in records)
+    assert len(records) == store.attempts  # one line per sweep, no more
