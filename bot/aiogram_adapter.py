@@ -43,8 +43,8 @@ from bot.runtime_common import (
     STORE_WAIT,
     STORE_WAIT_TOAST,
     SYSTEM_ERROR,
-    WEBHOOK_PATIENCE,
     Toasts,
+    apply_webhook_inbound,
     callback_inbound,
     message_inbound,
 )
@@ -100,17 +100,15 @@ async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_send
     update = Update.model_validate(data, context={"bot": bot})
     if update.callback_query is not None:
         query = update.callback_query
-        inb = callback_inbound(query, update.update_id)
-        out = await (desk.give_up(inb) if give_up else desk.handle(
-            inb, on_delay=_wait_notice(query), patience=WEBHOOK_PATIENCE))
+        out = await apply_webhook_inbound(desk, callback_inbound(query, update.update_id),
+                                          _wait_notice(query), give_up)
         toasts.send(bot.answer_callback_query(query.id, text=out.callback_answer,
                                               show_alert=out.alert), update.update_id)
     elif (message := update.message or update.edited_message) is not None \
             and message.chat.type == "private":
         inb = message_inbound(message, update.update_id,
                               edited=update.edited_message is not None)
-        out = await (desk.give_up(inb) if give_up else desk.handle(
-            inb, on_delay=_wait_notice(message), patience=WEBHOOK_PATIENCE))
+        out = await apply_webhook_inbound(desk, inb, _wait_notice(message), give_up)
     else:
         return
     if out.wake_sender:

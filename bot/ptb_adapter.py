@@ -42,8 +42,8 @@ from bot.runtime_common import (
     STORE_WAIT,
     STORE_WAIT_TOAST,
     SYSTEM_ERROR,
-    WEBHOOK_PATIENCE,
     Toasts,
+    apply_webhook_inbound,
     callback_inbound,
     connections_for,
     message_inbound,
@@ -128,9 +128,8 @@ async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], toasts: T
     update = Update.de_json(data, bot)
     if update.callback_query is not None:
         query = update.callback_query
-        inb = callback_inbound(query, update.update_id)
-        out = await (desk.give_up(inb) if give_up else desk.handle(
-            inb, on_delay=_wait_notice(bot, update), patience=WEBHOOK_PATIENCE))
+        out = await apply_webhook_inbound(desk, callback_inbound(query, update.update_id),
+                                          _wait_notice(bot, update), give_up)
         toasts.send(bot.answer_callback_query(query.id, out.callback_answer,
                                               show_alert=out.alert), update.update_id)
         return out
@@ -138,8 +137,7 @@ async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], toasts: T
     if message is not None and message.chat.type == "private":
         inb = message_inbound(message, update.update_id,
                               edited=update.edited_message is not None)
-        return await (desk.give_up(inb) if give_up else desk.handle(
-            inb, on_delay=_wait_notice(bot, update), patience=WEBHOOK_PATIENCE))
+        return await apply_webhook_inbound(desk, inb, _wait_notice(bot, update), give_up)
     return None
 
 

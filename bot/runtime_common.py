@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from handlers.inbound import Inbound, Kind
+from handlers.desk import Desk
+from handlers.inbound import Inbound, Kind, Outbound
 from handlers.texts import STORE_WAIT, STORE_WAIT_TOAST, SYSTEM_ERROR
 
 __all__ = ["ALLOWED_UPDATES", "STORE_WAIT", "STORE_WAIT_TOAST", "SYSTEM_ERROR",
-           "WEBHOOK_PATIENCE", "Toasts", "callback_inbound", "command_parts", "connections_for",
-           "message_inbound", "unsupported_kind"]
+           "WEBHOOK_PATIENCE", "Toasts", "apply_webhook_inbound", "callback_inbound",
+           "command_parts", "connections_for", "message_inbound", "unsupported_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,17 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # 503 and Telegram delivers the update again later. Polling waits until the database is back
 # (the update is not acknowledged meanwhile).
 WEBHOOK_PATIENCE = 20.0
+
+
+async def apply_webhook_inbound(desk: Desk, inb: Inbound,
+                                on_delay: Callable[[], Awaitable[object]],
+                                give_up: bool) -> Outbound:
+    """The webhook path's call into the desk: an update that kept failing is spent
+    (`give_up`, see bot/webhook.py); any other is applied, waiting at most WEBHOOK_PATIENCE
+    for an unreachable database."""
+    if give_up:
+        return await desk.give_up(inb)
+    return await desk.handle(inb, on_delay=on_delay, patience=WEBHOOK_PATIENCE)
 
 
 def connections_for(send_concurrency: int) -> int:

@@ -75,24 +75,16 @@ async def start_report(
                                else texts.NOT_A_REPORTER)
         if len(projects) == 1:
             project_id = projects[0]
-    tag = tagger.tag(text)
     data: dict[str, Any] = {
         "nonce": secrets.randbelow(10**9),
-        "text": text,
         "photos": photos,
         "media_group_id": media_group_id,
         "project_id": project_id,
         "proxy_for": proxy_for,
-        "category": tag.category,
-        "tagged_category": tag.category,
-        "urgent": bool(tag.urgent),
-        "confidence": float(tag.confidence),
         "category_chosen": False,
-        "keywords": list(tag.keywords)[:8],
         "source_message_id": source_message_id,
     }
-    if project_id is not None:
-        data["duplicate_of"] = await _find_duplicate(ctx, tagger, project_id, text)
+    await _take_text(ctx, tagger, data, text)
     text_html, buttons = await render_card(ctx, data)
     data["card_key"] = await ctx.reply(outmsg.send(text_html, buttons))
     await ctx.uow.drafts.put(ctx.account.id, REPORT, data, ctx.now)
@@ -107,13 +99,7 @@ async def follow_edit(ctx: Ctx, tagger: TaggerLike, message_id: int | None, text
     if draft is None or message_id is None or draft.data.get("source_message_id") != message_id:
         return False
     data = dict(draft.data)
-    tag = tagger.tag(text)
-    data.update(text=text, tagged_category=tag.category, urgent=bool(tag.urgent),
-                confidence=float(tag.confidence), keywords=list(tag.keywords)[:8])
-    if not data.get("category_chosen"):
-        data["category"] = tag.category
-    if data.get("project_id"):
-        data["duplicate_of"] = await _find_duplicate(ctx, tagger, int(data["project_id"]), text)
+    await _take_text(ctx, tagger, data, text)
     body, buttons = await render_card(ctx, data)
     card = await ctx.uow.outbox.by_key(str(data["card_key"])) if data.get("card_key") else None
     if card is not None:
@@ -122,6 +108,18 @@ async def follow_edit(ctx: Ctx, tagger: TaggerLike, message_id: int | None, text
         data["card_key"] = await ctx.reply(outmsg.send(body, buttons))
     await ctx.uow.drafts.put(ctx.account.id, REPORT, data, ctx.now)
     return True
+
+
+async def _take_text(ctx: Ctx, tagger: TaggerLike, data: dict[str, Any], text: str) -> None:
+    """The draft takes `text` and what the tagger makes of it: category (unless the person
+    chose one), urgency, keywords, and the open ticket it may duplicate."""
+    tag = tagger.tag(text)
+    data.update(text=text, tagged_category=tag.category, urgent=bool(tag.urgent),
+                confidence=float(tag.confidence), keywords=list(tag.keywords)[:8])
+    if not data.get("category_chosen"):
+        data["category"] = tag.category
+    if data.get("project_id"):
+        data["duplicate_of"] = await _find_duplicate(ctx, tagger, int(data["project_id"]), text)
 
 
 async def _find_duplicate(ctx: Ctx, tagger: TaggerLike, project_id: int, text: str) -> int | None:

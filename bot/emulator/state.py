@@ -461,8 +461,9 @@ class EmulatorState:
             raise KeyError(f"message {message_id} has no text to edit")
         msg[field] = text
         msg.pop("entities" if field == "text" else "caption_entities", None)
-        if field == "text" and command_entities(text):
-            msg["entities"] = command_entities(text)
+        entities = command_entities(text) if field == "text" else []
+        if entities:
+            msg["entities"] = entities
         msg["edit_date"] = self._now()
         self._notify()
         return self._enqueue({"edited_message": copy.deepcopy(msg)})

@@ -115,10 +115,9 @@ async def test_a_database_restart_between_two_messages_goes_unnoticed(
 @pytest.mark.parametrize("cut", ["webhook"], indirect=True)
 async def test_a_webhook_answers_503_past_its_patience_and_the_redelivery_is_applied(
         cut: tuple[World, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import aiogram_adapter, ptb_adapter
+    from bot import runtime_common
 
-    for adapter in (aiogram_adapter, ptb_adapter):
-        monkeypatch.setattr(adapter, "WEBHOOK_PATIENCE", 0.3)
+    monkeypatch.setattr(runtime_common, "WEBHOOK_PATIENCE", 0.3)
     world, relay = cut
     assert isinstance(world, WebhookWorld)
     await world.say(HAN, "/help")
