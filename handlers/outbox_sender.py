@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from domain.clock import Clock
@@ -112,6 +112,12 @@ class OutboxSender:
         # message; only unpaced bursts share one write among many sends.
         self._sent: list[tuple[int, int | None]] = []
         self._outage = False  # the last round could not reach the database
+        # When this sender first failed to reach the database in the current outage; and,
+        # after it, until when leases that ran out during the outage are left alone and the
+        # cut-off before which a lease counts as run out meanwhile (see `_lease_cutoff`).
+        self._outage_began: datetime | None = None
+        self._hold_until: datetime | None = None
+        self._hold_cutoff: datetime | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -161,6 +167,7 @@ class OutboxSender:
                 if self._outage:
                     log.warning("outbox: the database answers again")
                     self._outage = False
+                self._outage_ended()
             if room <= 0 or got >= room:
                 # Full: more may be waiting. Claim again as soon as a chat's lane has ended.
                 await self._wait_for(stop, self._lane_done, idle_seconds)
@@ -174,10 +181,41 @@ class OutboxSender:
     def _round_failed(self, exc: Exception) -> None:
         if not may_be_outage(exc):
             log.exception("outbox delivery round failed")
-        elif not self._outage:  # once per outage, not every second of it
+            return
+        self._noticed_outage()
+        if not self._outage:  # once per outage, not every second of it
             self._outage = True
             log.warning("outbox: the database cannot be reached (%s: %s); waiting",
                         exc.__class__.__name__, exc)
+
+    def _noticed_outage(self) -> None:
+        if self._outage_began is None:
+            self._outage_began = self.clock.now()
+
+    def _outage_ended(self) -> None:
+        if self._outage_began is None:
+            return
+        self._hold_cutoff = self._outage_began - self.lease
+        self._hold_until = self.clock.now() + self.lease
+        self._outage_began = None
+
+    def _lease_cutoff(self, now: datetime) -> datetime:
+        """Another sender's lease counts as run out if it ended before this.
+
+        Normally `now`. But a sender cut off from the database goes on sending what it holds
+        and records those sends only once the database answers; meanwhile their leases run
+        out. Taken at once by another sender, they would go out twice. So during an outage,
+        and for one lease after it, while the senders that were cut off write their records,
+        only leases that ended a lease before the outage began are taken: every lease a
+        sender could still be sending under ends later (it gives a row back after holding it
+        for half a lease). A sender that died meanwhile has its rows sent one lease late."""
+        if self._outage_began is not None:
+            return min(now, self._outage_began - self.lease)
+        if self._hold_until is not None and self._hold_cutoff is not None:
+            if now < self._hold_until:
+                return min(now, self._hold_cutoff)
+            self._hold_until = self._hold_cutoff = None
+        return now
 
     @staticmethod
     async def _wait_for(stop: asyncio.Event, event: asyncio.Event,
@@ -213,7 +251,8 @@ class OutboxSender:
         """Claim up to `limit` due rows and hand each to its chat's lane."""
         now = self.clock.now()
         async with self.uow_factory() as uow:
-            rows = list(await uow.outbox.claim_due(now, limit, self.lease))
+            rows = list(await uow.outbox.claim_due(now, limit, self.lease,
+                                                   expired_before=self._lease_cutoff(now)))
             await uow.commit()
         claimed_at = self._mono()
         for row in rows:
@@ -263,8 +302,10 @@ class OutboxSender:
                     # claimed for this chat meanwhile are sent as well (loop).
                     await self._record_sent_if_reachable()
         except Exception as exc:
-            # Whether the message in hand reached Telegram is unknown: its rows stay leased.
+            # Whether the message in hand reached Telegram is unknown: its rows stay leased
+            # (those behind it too, or they would overtake it).
             if may_be_outage(exc):
+                self._noticed_outage()
                 log.warning("outbox delivery to chat %s stopped: the database cannot be "
                             "reached (%s)", chat_id, exc.__class__.__name__)
             else:
@@ -338,6 +379,7 @@ class OutboxSender:
         except Exception as exc:
             if not may_be_outage(exc):
                 raise
+            self._noticed_outage()
 
     async def _record_sent(self) -> None:
         # One writer at a time: lanes ending together share a write instead of each opening

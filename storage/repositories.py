@@ -81,7 +81,8 @@ def _claim_due(postgres: bool) -> Any:
         .where(
             t.c.status == "pending",
             t.c.not_before <= now,
-            or_(t.c.claimed_until.is_(None), t.c.claimed_until < now),
+            or_(t.c.claimed_until.is_(None),
+                t.c.claimed_until < bindparam("expired", type_=t.c.claimed_until.type)),
         )
         # Replies to the person typing and urgent tickets' cards are marked urgent: they go
         # ahead of a burst of reminders (a morning's 督办 at 25 per second takes minutes), but
@@ -403,18 +404,20 @@ class OutboxRepo(_Repo):
         return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta,
-                        urgent_jump: int = URGENT_JUMP) -> list[ClaimedRow]:
+                        urgent_jump: int = URGENT_JUMP,
+                        expired_before: datetime | None = None) -> list[ClaimedRow]:
         """Rows ready to send, oldest first except that an urgent row goes ahead of up to
         `urgent_jump` rows queued before it; leased so another sender skips them; returned in
-        queue order (by id).
+        queue order (by id). A row another sender leased is taken once its lease ran out
+        before `expired_before` (default `now`).
 
         One statement: UPDATE … WHERE id IN (the due rows) RETURNING; on PostgreSQL the inner
         select skips rows another sender holds locked (FOR UPDATE SKIP LOCKED)."""
         await self.flush()
         stmt = _claim_due(self.s.bind.dialect.name == "postgresql")
         rows = (await self.s.execute(
-            stmt, {"now": now, "limit": limit, "until": now + lease,
-                   "jump": urgent_jump})).all()
+            stmt, {"now": now, "limit": limit, "until": now + lease, "jump": urgent_jump,
+                   "expired": now if expired_before is None else expired_before})).all()
         claimed = [ClaimedRow(int(r.id), str(r.idem_key), int(r.chat_id), dict(r.payload or {}),
                               int(r.attempts)) for r in rows]
         claimed.sort(key=lambda r: r.id)  # RETURNING promises no order

@@ -666,3 +666,113 @@ async def test_a_sent_row_whose_record_is_pending_is_not_released_at_shutdown(
     await s.release_claims()
     assert (await row_of(uow_factory, "sent-unrecorded")).claimed_until is not None
     assert (await row_of(uow_factory, "claimed-unsent")).claimed_until is None
+
+
+async def _until(check: Callable[[], Any], seconds: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await check():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_second_sender_leaves_rows_sent_during_an_outage_to_the_first(
+        database_url: str) -> None:
+    # Two workers: A sends its rows while the database is away, past their lease. The
+    # database comes back to B first. B must not take A's rows (their leases ran out during
+    # the outage, but A sent them and has not recorded it yet); once A writes its records
+    # nothing is left to send.
+    from tests.outage import Switchable
+
+    engines = []
+    try:
+        factories = []
+        for _ in range(2):
+            engine, factory = make_uow_factory(database_url)
+            engines.append(engine)
+            factories.append(factory)
+        store_a, store_b = Switchable(factories[0]), Switchable(factories[1])
+        keys = [f"{chat}:{i}" for chat in (A, B) for i in range(2)]
+        for key in keys:
+            await enqueue(factories[0], SystemClock().now(), int(key.split(":")[0]), key)
+        t_a, t_b = RecordingTransport(), RecordingTransport()
+
+        async def cut_then_deliver(chat_id: int, payload: dict[str, Any],
+                                   message_id: int | None) -> int | None:
+            store_a.down = store_b.down = True
+            return await RecordingTransport.deliver(t_a, chat_id, payload, message_id)
+
+        t_a.deliver = cut_then_deliver  # type: ignore[method-assign]
+        lease = timedelta(seconds=0.4)
+        senders = [OutboxSender(store, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
+                                global_per_second=0, lease=lease, linger=0)
+                   for store, t in ((store_a, t_a), (store_b, t_b))]
+        stop_a, stop_b = asyncio.Event(), asyncio.Event()
+        run_a = asyncio.create_task(senders[0].run(stop_a, idle_seconds=0.05))
+
+        async def a_sent_all() -> bool:
+            return len(t_a.delivered) == 4
+
+        await _until(a_sent_all)
+        run_b = asyncio.create_task(senders[1].run(stop_b, idle_seconds=0.05))
+        await asyncio.sleep(1.0)  # A's leases run out while the database is away
+        store_b.down = False  # back for B first: it claims every 0.05 s
+        await asyncio.sleep(0.3)
+        assert t_b.delivered == []
+        store_a.down = False
+        t_a.deliver = RecordingTransport.deliver.__get__(t_a)  # type: ignore[method-assign]
+
+        async def all_sent() -> bool:
+            async with factories[1]() as uow:
+                return all(r.status == "sent" for r in await uow.outbox.all())
+
+        await _until(all_sent)
+        await asyncio.sleep(0.6)  # past B's hold: time for a wrong claim and send
+        stop_a.set()
+        stop_b.set()
+        await asyncio.wait_for(asyncio.gather(run_a, run_b), 5)
+        assert sorted(t_a.texts()) == sorted(keys) and t_b.delivered == []
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_rows_of_a_sender_that_died_during_an_outage_are_sent_after_the_hold(
+        database_url: str) -> None:
+    # The other side: A sent one row during the outage and died before it could record it.
+    # Its other row it never sent. B holds off for one lease after the outage, then sends
+    # both (the sent one twice in all: at least once, as after any kill).
+    from tests.outage import Switchable
+
+    engine, factory = make_uow_factory(database_url)
+    try:
+        now = SystemClock().now()
+        for key in ("sent-by-a", "held-by-a"):
+            await enqueue(factory, now, A, key)
+        lease = timedelta(seconds=0.4)
+        async with factory() as uow:  # A's claim, just before the outage
+            assert len(await uow.outbox.claim_due(now, 10, lease)) == 2
+            await uow.commit()
+        store = Switchable(factory)
+        store.down = True
+        t = RecordingTransport()
+        b = OutboxSender(store, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
+                         global_per_second=0, lease=lease, linger=0)
+        stop = asyncio.Event()
+        run = asyncio.create_task(b.run(stop, idle_seconds=0.05))
+        await asyncio.sleep(0.6)  # the leases run out during the outage
+        store.down = False
+        loop = asyncio.get_running_loop()
+        back = loop.time()
+
+        async def both_sent() -> bool:
+            return len(t.delivered) == 2
+
+        await _until(both_sent)
+        waited = loop.time() - back
+        stop.set()
+        await asyncio.wait_for(run, 5)
+        assert sorted(t.texts()) == ["held-by-a", "sent-by-a"]
+        assert waited >= 0.3, waited  # held off for about a lease, not taken at once
+    finally:
+        await engine.dispose()
