@@ -110,13 +110,12 @@ async def _move(
     current = TicketStatus(ticket.status)
     target = next_status(current, action)
     values = {**values, "status": str(target)}
+    # On success `ticket` takes the new values (no second UPDATE of the row).
     won = await ctx.uow.tickets.compare_and_set(
-        ticket.id, str(current), ticket.unit_id, values, extra
+        ticket, str(current), ticket.unit_id, values, extra
     )
     if not won:
         raise AlreadyDone(dtexts.already_done(str(action)))
-    for k, v in values.items():
-        setattr(ticket, k, v)
     return await _record(ctx, ticket, action, str(current), str(target), note, data)
 
 

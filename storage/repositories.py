@@ -10,10 +10,12 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, case, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from storage import upserts
 from storage.models import (
+    SWEEP_NOW,
     Account,
     Category,
     Draft,
@@ -128,26 +130,43 @@ def _by_primary_key(model: type[Any]) -> Any:
     return select(model).where(column == bindparam("pk"))
 
 
+def _loaded(obj: object) -> dict[str, Any] | None:
+    """The attributes of an object still persistent in its session and not expired (else
+    None), read without loading anything."""
+    state = instance_state(obj)
+    return state.dict if state.persistent and not state.expired_attributes else None
+
+
 class _Repo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+        # Rows `_get` found, held for the unit of work: the session's identity map keeps
+        # objects only weakly, so a unit or account a caller let go of (a `Route`, a `names`
+        # lookup) was selected again by the next `_get` of the same update.
+        self._held: dict[Any, Any] = {}
 
     async def _get(self, model: type[T], pk: int) -> T | None:
         """`Session.get`, with a select built once when the row is not in the session yet
         (`Session.get` builds its query on every miss)."""
-        if identity_key(model, pk) in self.s.identity_map:
-            return await self.s.get(model, pk)
-        stmt = _by_primary_key(cast(Any, model))
-        return cast(T | None, (await self.s.execute(stmt, {"pk": pk}))
-                    .scalar_one_or_none())
+        key = identity_key(model, pk)
+        if key in self.s.identity_map:
+            found = await self.s.get(model, pk)
+        else:
+            stmt = _by_primary_key(cast(Any, model))
+            found = cast(T | None, (await self.s.execute(stmt, {"pk": pk}))
+                         .scalar_one_or_none())
+        if found is not None:
+            self._held[key] = found
+        return found
 
 
 class OrgRepo(_Repo):
     """Organisation reads. Categories and the dispatcher are read once per unit of work: one
     update asks for them several times, and they change only through `zhitong org load`."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, accounts: AccountRepo) -> None:
         super().__init__(session)
+        self._accounts = accounts
         self._categories: Sequence[Category] | None = None
         self._dispatcher: tuple[Unit | None] | None = None
 
@@ -183,6 +202,7 @@ class OrgRepo(_Repo):
         """Drop the memo (after writing the organisation in this unit of work)."""
         self._categories = None
         self._dispatcher = None
+        self._accounts.forget_memberships()
 
     async def project(self, project_id: int) -> Project | None:
         return await self._get(Project, project_id)
@@ -216,16 +236,35 @@ class OrgRepo(_Repo):
         if exists is None:
             self.s.add(ProjectContact(project_id=project_id, account_id=account_id))
             await self.s.flush()
+            self._accounts.forget_memberships()
 
 
 class AccountRepo(_Repo):
+    """The person pressing and the people shown a card are looked up by Telegram id, and their
+    project memberships read, several times in one update (the actor, then each card's
+    viewer): both are remembered for the unit of work."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._by_telegram: dict[int, Account] = {}
+        self._memberships: dict[int, tuple[frozenset[int], frozenset[int], frozenset[int]]] = {}
+
     async def get(self, account_id: int) -> Account | None:
         return await self._get(Account, account_id)
 
     async def by_telegram_id(self, telegram_id: int) -> Account | None:
-        return (
+        known = self._by_telegram.get(telegram_id)
+        # Still this person's only while the object says so (an org load or an invite may
+        # move a Telegram id within the unit of work); not-found is never remembered.
+        loaded = _loaded(known) if known is not None else None
+        if loaded is not None and loaded.get("telegram_id") == telegram_id:
+            return known
+        found = (
             await self.s.execute(_account_by_telegram_id(), {"tg": telegram_id})
         ).scalar_one_or_none()
+        if found is not None:
+            self._by_telegram[telegram_id] = found
+        return found
 
     async def by_key(self, key: str) -> Account | None:
         return (
@@ -248,25 +287,51 @@ class AccountRepo(_Repo):
         return [a for a in rows if "admin" in (a.roles or [])]
 
     async def project_ids_where(self, account_id: int) -> tuple[set[int], set[int], set[int]]:
-        """(contact of, leader of, service officer of) project ids, in one statement."""
-        rows = (await self.s.execute(_project_ids_of_account(), {"aid": account_id})).all()
-        found: dict[str, set[int]] = {"c": set(), "l": set(), "o": set()}
-        for role, project_id in rows:
-            found[str(role)].add(int(project_id))
-        return found["c"], found["l"], found["o"]
+        """(contact of, leader of, service officer of) project ids, in one statement, once per
+        unit of work (OrgRepo drops them when it writes the organisation)."""
+        known = self._memberships.get(account_id)
+        if known is None:
+            rows = (await self.s.execute(_project_ids_of_account(), {"aid": account_id})).all()
+            found: dict[str, set[int]] = {"c": set(), "l": set(), "o": set()}
+            for role, project_id in rows:
+                found[str(role)].add(int(project_id))
+            known = self._memberships[account_id] = (
+                frozenset(found["c"]), frozenset(found["l"]), frozenset(found["o"]))
+        contact, leader, officer = known
+        return set(contact), set(leader), set(officer)
+
+    def forget_memberships(self) -> None:
+        """Drop the remembered project memberships (after contacts or projects were written)."""
+        self._memberships.clear()
 
 
 class TicketRepo(_Repo):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Tickets `get` read in this unit of work. A button press reads its ticket to check
+        # access and again to change it; the second read would return the same row, since
+        # every change made here goes through the session or `compare_and_set` (which brings
+        # the object in line). A change by another transaction meanwhile is caught by the
+        # compare-and-set guard.
+        self._read: dict[int, Ticket] = {}
+
     async def next_number(self, day: str) -> str:
         """Atomic per-day sequence (UPSERT … RETURNING), unique under concurrency."""
         seq = (await self.s.execute(upserts.ticket_counter_next(), {"day": day})).scalar_one()
         return f"{day}-{seq:03d}"
 
     async def get(self, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+        known = None if for_update else self._read.get(ticket_id)
+        if known is not None and _loaded(known) is not None:
+            return known
         q = select(Ticket).where(Ticket.id == ticket_id)
         if for_update:
             q = q.with_for_update()
-        return (await self.s.execute(q.execution_options(populate_existing=True))).scalar_one_or_none()
+        found = (await self.s.execute(q.execution_options(populate_existing=True))
+                 ).scalar_one_or_none()
+        if found is not None:
+            self._read[ticket_id] = found
+        return found
 
     async def by_number(self, number: str) -> Ticket | None:
         return (
@@ -281,23 +346,31 @@ class TicketRepo(_Repo):
 
     async def compare_and_set(
         self,
-        ticket_id: int,
+        ticket: Ticket,
         expected_status: str,
         expected_unit: int,
         values: dict[str, Any],
         extra: dict[str, Any] | None = None,
     ) -> bool:
-        """Change a ticket only if it is still as read: the first of two presses wins."""
-        conds = [Ticket.id == ticket_id, Ticket.status == expected_status,
+        """Change a ticket only if it is still as read: the first of two presses wins. When
+        it wins, `ticket` takes the values as stored, without a second UPDATE at the next
+        flush."""
+        conds = [Ticket.id == ticket.id, Ticket.status == expected_status,
                  Ticket.unit_id == expected_unit]
         for name, value in (extra or {}).items():
             col = getattr(Ticket, name)
             conds.append(col.is_(None) if value is None else col == value)
+        # What the column's onupdate would write, named so that the object can take it too.
+        values = {"sweep_at": SWEEP_NOW, **values}
         res = await self.s.execute(
             update(Ticket).where(*conds).values(**values)
             .execution_options(synchronize_session=False)
         )
-        return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+        if res.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        for name, value in values.items():
+            set_committed_value(ticket, name, value)
+        return True
 
     def add_event(self, event: TicketEvent) -> None:
         self.s.add(event)
@@ -368,10 +441,16 @@ class OutboxRepo(_Repo):
 
     def write_together(self) -> None:
         """From now on in this unit of work, rows from `enqueue` are written together, in
-        order, by one executemany: before any other outbox statement, and at commit. An update
-        that files a report enqueues four or five messages."""
+        order, by one executemany: before any other outbox statement that could see them, and
+        at commit. An update that files a report enqueues four or five messages."""
         if self._staged is None:
             self._staged = []
+
+    async def _flush_if_held(self, field: str, value: str) -> None:
+        """Write the held rows before a read that one of them would answer (a card refresh
+        reads cards sent by earlier updates: the notices held meanwhile wait for commit)."""
+        if self._staged and any(row[field] == value for row in self._staged):
+            await self.flush()
 
     async def flush(self) -> None:
         """Write the rows `enqueue` is holding (see `write_together`)."""
@@ -472,7 +551,7 @@ class OutboxRepo(_Repo):
         return await self.s.get(OutboxMessage, row_id)
 
     async def by_ref(self, ref: str) -> Sequence[OutboxMessage]:
-        await self.flush()
+        await self._flush_if_held("ref", ref)
         return (
             await self.s.execute(
                 select(OutboxMessage).where(OutboxMessage.ref == ref).order_by(OutboxMessage.id)
@@ -480,7 +559,7 @@ class OutboxRepo(_Repo):
         ).scalars().all()
 
     async def by_key(self, key: str) -> OutboxMessage | None:
-        await self.flush()
+        await self._flush_if_held("idem_key", key)
         return (
             await self.s.execute(select(OutboxMessage).where(OutboxMessage.idem_key == key))
         ).scalar_one_or_none()

@@ -35,8 +35,8 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessionmaker()
         s = self._session
-        self.org = OrgRepo(s)
         self.accounts = AccountRepo(s)
+        self.org = OrgRepo(s, self.accounts)
         self.tickets = TicketRepo(s)
         self.outbox = OutboxRepo(s)
         self.updates = UpdateRepo(s)
