@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("bot.cli_sweep", "sweep"),
     "tag": ("bot.cli_tag", "tag"),
     "tickets": ("bot.cli_core", "tickets"),
+    "webhook": ("bot.cli_webhook", "webhook"),
 }
 
 

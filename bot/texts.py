@@ -78,3 +78,29 @@ DASHBOARD_NO_TOKEN = (
     "提示:未设置 ZHITONG_DASHBOARD_TOKEN,只能通过一次性登录链接访问"
     "(机器人 /dashboard,或 zhitong dashboard --issue-login)。"
 )
+
+# `zhitong webhook`
+WEBHOOK_NO_TOKEN = "未设置 ZHITONG_BOT_TOKEN。请先设置机器人令牌(及 ZHITONG_TELEGRAM_API,如使用自建 Bot API)。"
+WEBHOOK_API_UNREACHABLE = "连不上 Bot API({api}):{error}"
+WEBHOOK_API_ERROR = "Bot API 拒绝了请求({status}):{error}"
+WEBHOOK_BAD_TOKEN = "Bot API 不认可这个令牌(401):请检查 ZHITONG_BOT_TOKEN。"
+WEBHOOK_NOT_JSON = "回答不是 Bot API 的 JSON,请检查 ZHITONG_TELEGRAM_API 是否指向 Bot API"
+WEBHOOK_NONE = "未设置 webhook:机器人按轮询接收更新(zhitong run 不带 --webhook),或尚未启动过。"
+WEBHOOK_URL = "Webhook 地址:{url}"
+WEBHOOK_PENDING = "Telegram 待推送的更新:{count} 条"
+WEBHOOK_MAX_CONNECTIONS = "最大并发连接:{count}"
+WEBHOOK_IP = "推送到的 IP:{ip}"
+WEBHOOK_ALLOWED = "订阅的更新类型:{types}"
+WEBHOOK_ALLOWED_DEFAULT = "Telegram 默认(包括机器人需要的全部类型)"
+WEBHOOK_LAST_ERROR = "最近一次推送错误:{when} {error}"
+WEBHOOK_NO_ERROR = "最近没有推送错误。"
+WEBHOOK_MISSING_TYPES = (
+    "注意:Telegram 不推送 {types} 类更新,机器人需要它们。"
+    "重新启动一个 zhitong run --webhook 进程(不带 --no-set-webhook)即可更新订阅。"
+)
+WEBHOOK_FAILING_HINT = (
+    "提示:推送出错且有更新在排队。请检查反向代理和各 zhitong run --webhook 进程"
+    "(每个进程的 GET /healthz);恢复后 Telegram 会自动补推,不会丢失。"
+)
+WEBHOOK_DELETED = "已删除 webhook。Telegram 尚未推送的更新保留,下次轮询或设置 webhook 时送达。"
+WEBHOOK_DELETED_DROPPED = "已删除 webhook,并丢弃了 Telegram 尚未推送的更新。"

@@ -1,0 +1,135 @@
+"""`zhitong webhook info|delete` against the Bot API emulator over HTTP.
+
+The command runs in a thread (it starts its own event loop) while the emulator serves on this
+test's loop; every request it sends is checked against the published Bot API spec."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from click.testing import CliRunner, Result
+
+from bot import texts
+from bot.cli import main
+from bot.emulator import BotApiEmulator
+from tests.bot.api_spec import load_spec, spec_path
+
+ALICE = 1001
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[BotApiEmulator]:
+    if not spec_path().exists():
+        pytest.skip(f"Bot API spec not found at {spec_path()} (set ZHITONG_BOT_API_SPEC)")
+    async with BotApiEmulator(webhook_retry_delay=0.05) as emulator:
+        emulator.add_user(ALICE, "张三")
+        yield emulator
+    load_spec().assert_valid_requests([r for r in emulator.requests if r.status != 401])
+
+
+async def zhitong(emu: BotApiEmulator, *args: str, token: str | None = None) -> Result:
+    env = {"ZHITONG_BOT_TOKEN": token if token is not None else emu.token,
+           "ZHITONG_TELEGRAM_API": emu.base_url, "ZHITONG_TIMEZONE": "Asia/Shanghai"}
+    return await asyncio.to_thread(CliRunner().invoke, main, list(args), env=env)
+
+
+async def call(emu: BotApiEmulator, method: str, **params: Any) -> Any:
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{emu.base_url}/bot{emu.token}/{method}", json=params) as resp:
+        body = await resp.json()
+        assert body["ok"], body
+        return body["result"]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def failing_webhook(emu: BotApiEmulator) -> str:
+    """A webhook Telegram cannot reach, with an update queued behind it."""
+    url = f"http://127.0.0.1:{closed_port()}/tg"
+    await call(emu, "setWebhook", url=url, allowed_updates=["message"])
+    emu.send_text(ALICE, "你好")
+    for _ in range(200):
+        if emu.webhook is not None and emu.webhook.last_error_date is not None:
+            return url
+        await asyncio.sleep(0.02)
+    raise AssertionError("the emulator never tried the webhook")
+
+
+async def test_info_shows_a_failing_webhook_and_what_to_do(emu: BotApiEmulator) -> None:
+    url = await failing_webhook(emu)
+    out = await zhitong(emu, "webhook", "info")
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert texts.WEBHOOK_URL.format(url=url) in lines
+    assert texts.WEBHOOK_PENDING.format(count=1) in lines
+    assert any(line.startswith("最近一次推送错误:") and "Connection failed" in line
+               for line in lines)
+    # Subscribed to messages only: the bot also needs edits and button presses.
+    assert texts.WEBHOOK_MISSING_TYPES.format(types="edited_message, callback_query") in lines
+    assert texts.WEBHOOK_FAILING_HINT in lines
+
+
+async def test_info_json_is_telegrams_answer(emu: BotApiEmulator) -> None:
+    url = await failing_webhook(emu)
+    out = await zhitong(emu, "webhook", "info", "--json")
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.output)
+    assert shown["url"] == url and shown["pending_update_count"] == 1
+    assert shown["allowed_updates"] == ["message"] and "last_error_message" in shown
+
+
+async def test_info_without_a_webhook_says_polling(emu: BotApiEmulator) -> None:
+    out = await zhitong(emu, "webhook", "info")
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines() == [texts.WEBHOOK_NONE]
+
+
+async def test_a_healthy_webhook_shows_no_warning(emu: BotApiEmulator) -> None:
+    await call(emu, "setWebhook", url="https://bot.example.org/tg",
+               allowed_updates=["message", "edited_message", "callback_query"])
+    out = await zhitong(emu, "webhook", "info")
+    assert out.exit_code == 0, out.output
+    assert texts.WEBHOOK_NO_ERROR in out.output.splitlines()
+    assert "注意" not in out.output and "提示" not in out.output
+
+
+async def test_delete_keeps_pending_updates_unless_told(emu: BotApiEmulator) -> None:
+    await failing_webhook(emu)
+    out = await zhitong(emu, "webhook", "delete")
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == texts.WEBHOOK_DELETED
+    assert emu.webhook is None
+    assert (await call(emu, "getWebhookInfo"))["pending_update_count"] == 1
+    await failing_webhook(emu)
+    out = await zhitong(emu, "webhook", "delete", "--drop-pending")
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == texts.WEBHOOK_DELETED_DROPPED
+    assert (await call(emu, "getWebhookInfo"))["pending_update_count"] == 0
+
+
+async def test_a_wrong_token_is_named_and_changes_nothing(emu: BotApiEmulator) -> None:
+    await call(emu, "setWebhook", url="https://bot.example.org/tg")
+    out = await zhitong(emu, "webhook", "delete", token="999:WRONG")
+    assert out.exit_code == 1
+    assert texts.WEBHOOK_BAD_TOKEN in out.output
+    assert emu.webhook is not None and emu.webhook.url == "https://bot.example.org/tg"
+
+
+async def test_no_token_or_no_bot_api_is_a_plain_answer(emu: BotApiEmulator) -> None:
+    out = await zhitong(emu, "webhook", "info", token="")
+    assert out.exit_code == 2 and texts.WEBHOOK_NO_TOKEN in out.output
+    env = {"ZHITONG_BOT_TOKEN": emu.token,
+           "ZHITONG_TELEGRAM_API": f"http://127.0.0.1:{closed_port()}"}
+    out = await asyncio.to_thread(CliRunner().invoke, main, ["webhook", "info"], env=env)
+    assert out.exit_code == 1
+    assert out.output.startswith("连不上 Bot API(http://127.0.0.1:")
