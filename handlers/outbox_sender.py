@@ -30,6 +30,10 @@ MAX_ATTEMPTS = 12
 # Longest a sent message's "sent" mark waits to share a write with others, while sends go on:
 # a crash repeats what was sent in the last this-many seconds (and what was in flight).
 RECORD_WITHIN = 0.02
+# At shutdown with the database away, how long the last write of the "sent" marks is tried
+# again (inside the runtimes' 5 s grace for the sender): a restart or fail-over often takes
+# no longer, and a mark lost here sends its message again after the outage.
+STOP_RECORD_PATIENCE = 4.0
 
 
 class RetryLater(Exception):
@@ -133,9 +137,28 @@ class OutboxSender:
                 await self._end_lanes()
             finally:
                 try:
-                    await self._record_sent()
+                    await self._record_sent_before_stopping()
                 finally:
                     await self.release_claims()
+
+    async def _record_sent_before_stopping(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_RECORD_PATIENCE
+        pause = 0.25
+        while True:
+            try:
+                await self._record_sent()
+                return
+            except Exception as exc:
+                if not may_be_outage(exc):
+                    raise
+                if loop.time() + pause > deadline:
+                    log.warning("outbox: stopping with %d sent message(s) not recorded: the "
+                                "database cannot be reached (%s); they will be sent again "
+                                "once it answers", len(self._sent), exc.__class__.__name__)
+                    return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     async def release_claims(self) -> None:
         # Rows sent but not yet recorded (the database was away) stay leased: released, they

@@ -776,3 +776,60 @@ async def test_rows_of_a_sender_that_died_during_an_outage_are_sent_after_the_ho
         assert waited >= 0.3, waited  # held off for about a lease, not taken at once
     finally:
         await engine.dispose()
+
+
+async def _stop_while_away(uow_factory: UnitOfWorkFactory, back_after: float | None,
+                           caplog: pytest.LogCaptureFixture) -> tuple[float, SimpleNamespace]:
+    """A row sent while the database is away, then the sender stopped; the database comes
+    back `back_after` seconds into the stop (None: not at all). Returns how long the stop took
+    and the row."""
+    from tests.outage import Switchable
+
+    store = Switchable(uow_factory)
+    await enqueue(uow_factory, SystemClock().now(), A, "sent-while-away")
+    t = RecordingTransport()
+
+    async def cut_then_deliver(chat_id: int, payload: dict[str, Any],
+                               message_id: int | None) -> int | None:
+        store.down = True
+        return await RecordingTransport.deliver(t, chat_id, payload, message_id)
+
+    t.deliver = cut_then_deliver  # type: ignore[method-assign]
+    s = OutboxSender(store, t, SystemClock(), per_chat_interval=0, global_per_second=0,  # type: ignore[arg-type]
+                     linger=0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
+    for _ in range(100):
+        if t.delivered:
+            break
+        await asyncio.sleep(0.02)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    stop.set()
+    if back_after is not None:
+        await asyncio.sleep(back_after)
+        store.down = False
+    with caplog.at_level("WARNING", logger="handlers.outbox_sender"):
+        await asyncio.wait_for(task, 10)
+    return loop.time() - started, await row_of(uow_factory, "sent-while-away")
+
+
+async def test_stopping_while_the_database_is_away_waits_briefly_to_record_sends(
+        uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture) -> None:
+    # The database comes back a second into the stop: the send is recorded, so it will not
+    # go out again.
+    took, row = await _stop_while_away(uow_factory, 1.0, caplog)
+    assert row.status == "sent" and row.message_id is not None
+    assert took < 3.0
+    assert "not recorded" not in caplog.text
+
+
+async def test_stopping_gives_up_recording_after_a_few_seconds_and_says_so(
+        uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture) -> None:
+    from handlers.outbox_sender import STOP_RECORD_PATIENCE
+
+    took, row = await _stop_while_away(uow_factory, None, caplog)
+    assert took <= STOP_RECORD_PATIENCE + 1.0
+    # Not recorded, and not released either (released, it would go out again at once).
+    assert row.status == "pending" and row.claimed_until is not None
+    assert "1 sent message(s) not recorded" in caplog.text
