@@ -19,6 +19,8 @@ from bot import texts
 from bot.settings import Settings
 
 TIMEOUT_SECONDS = 15
+# A push error older than this is history, not a reason to check the workers now.
+RECENT_ERROR_SECONDS = 600
 
 
 class ApiError(Exception):
@@ -28,7 +30,8 @@ class ApiError(Exception):
 async def _call(settings: Settings, method: str, params: dict[str, Any]) -> Any:
     import aiohttp
 
-    url = f"{settings.telegram_api.rstrip('/')}/bot{settings.bot_token}/{method}"
+    api = settings.telegram_api.rstrip("/")
+    url = f"{api}/bot{settings.bot_token}/{method}"
     try:
         async with aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as session, \
@@ -38,14 +41,24 @@ async def _call(settings: Settings, method: str, params: dict[str, Any]) -> Any:
             except ValueError:
                 body = None
             status = resp.status
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+    except (aiohttp.InvalidURL, ValueError) as exc:
+        # aiohttp's message is the whole URL, token included: never shown.
+        raise ApiError(texts.WEBHOOK_BAD_API_URL.format(api=settings.telegram_api)) from exc
+    except TimeoutError as exc:
+        raise ApiError(texts.WEBHOOK_API_TIMEOUT.format(
+            api=settings.telegram_api, seconds=TIMEOUT_SECONDS)) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        error = (str(exc) or exc.__class__.__name__).replace(settings.bot_token, "…")
         raise ApiError(texts.WEBHOOK_API_UNREACHABLE.format(
-            api=settings.telegram_api, error=str(exc) or exc.__class__.__name__)) from exc
-    if not isinstance(body, dict):
-        raise ApiError(texts.WEBHOOK_API_ERROR.format(status=status, error=texts.WEBHOOK_NOT_JSON))
+            api=settings.telegram_api, error=error)) from exc
+    if not isinstance(body, dict) or "ok" not in body:
+        raise ApiError(texts.WEBHOOK_NOT_BOT_API.format(api=settings.telegram_api,
+                                                        status=status))
     if not body.get("ok"):
         if status == 401:
             raise ApiError(texts.WEBHOOK_BAD_TOKEN)
+        if status == 404:
+            raise ApiError(texts.WEBHOOK_NOT_FOUND.format(api=settings.telegram_api))
         raise ApiError(texts.WEBHOOK_API_ERROR.format(
             status=body.get("error_code", status), error=body.get("description", "")))
     return body.get("result")
@@ -67,7 +80,7 @@ def _run_call(settings: Settings, method: str, params: dict[str, Any]) -> Any:
         sys.exit(1)
 
 
-def describe(info: dict[str, Any], timezone: str) -> list[str]:
+def describe(info: dict[str, Any], timezone: str, now: datetime) -> list[str]:
     """getWebhookInfo as lines for an operator, with what to do about what is wrong."""
     from bot.runtime_common import ALLOWED_UPDATES
 
@@ -88,17 +101,21 @@ def describe(info: dict[str, Any], timezone: str) -> list[str]:
     # Absent means Telegram's default, which includes every type the bot asks for.
     lines.append(texts.WEBHOOK_ALLOWED.format(
         types=", ".join(allowed) if allowed else texts.WEBHOOK_ALLOWED_DEFAULT))
+    recent_error = False
     if info.get("last_error_date"):
-        when = datetime.fromtimestamp(int(info["last_error_date"]), UTC).astimezone(
-            ZoneInfo(timezone))
+        at = datetime.fromtimestamp(int(info["last_error_date"]), UTC)
+        age = max(0.0, (now - at).total_seconds())
+        # Telegram keeps the last error until the next one: an old one says little now.
+        recent_error = age <= RECENT_ERROR_SECONDS
         lines.append(texts.WEBHOOK_LAST_ERROR.format(
-            when=when.strftime("%Y-%m-%d %H:%M:%S"), error=info.get("last_error_message", "")))
+            when=at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S"),
+            ago=texts.webhook_error_age(age), error=info.get("last_error_message", "")))
     else:
         lines.append(texts.WEBHOOK_NO_ERROR)
     missing = [t for t in ALLOWED_UPDATES if allowed and t not in allowed]
     if missing:
         lines.append(texts.WEBHOOK_MISSING_TYPES.format(types=", ".join(missing)))
-    if info.get("last_error_date") and pending:
+    if recent_error and pending:
         lines.append(texts.WEBHOOK_FAILING_HINT)
     return lines
 
@@ -122,7 +139,7 @@ def info(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
-    for line in describe(result, settings.timezone):
+    for line in describe(result, settings.timezone, datetime.now(UTC)):
         click.echo(line)
 
 

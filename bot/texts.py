@@ -81,10 +81,18 @@ DASHBOARD_NO_TOKEN = (
 
 # `zhitong webhook`
 WEBHOOK_NO_TOKEN = "未设置 ZHITONG_BOT_TOKEN。请先设置机器人令牌(及 ZHITONG_TELEGRAM_API,如使用自建 Bot API)。"
+WEBHOOK_BAD_API_URL = "ZHITONG_TELEGRAM_API 不是有效的地址:{api}(应形如 https://api.telegram.org)。"
 WEBHOOK_API_UNREACHABLE = "连不上 Bot API({api}):{error}"
+WEBHOOK_API_TIMEOUT = "Bot API({api}){seconds} 秒内没有回答,请稍后再试或检查网络与代理。"
+WEBHOOK_NOT_BOT_API = (
+    "{api} 的回答(HTTP {status})不是 Bot API 的回答,请检查 ZHITONG_TELEGRAM_API 是否指向 Bot API。"
+)
+WEBHOOK_NOT_FOUND = (
+    "Bot API 回答 404:请检查 ZHITONG_BOT_TOKEN 的格式(形如 123456:ABC…)"
+    "和 ZHITONG_TELEGRAM_API({api})是否指向 Bot API。"
+)
 WEBHOOK_API_ERROR = "Bot API 拒绝了请求({status}):{error}"
 WEBHOOK_BAD_TOKEN = "Bot API 不认可这个令牌(401):请检查 ZHITONG_BOT_TOKEN。"
-WEBHOOK_NOT_JSON = "回答不是 Bot API 的 JSON,请检查 ZHITONG_TELEGRAM_API 是否指向 Bot API"
 WEBHOOK_NONE = "未设置 webhook:机器人按轮询接收更新(zhitong run 不带 --webhook),或尚未启动过。"
 WEBHOOK_URL = "Webhook 地址:{url}"
 WEBHOOK_PENDING = "Telegram 待推送的更新:{count} 条"
@@ -92,15 +100,26 @@ WEBHOOK_MAX_CONNECTIONS = "最大并发连接:{count}"
 WEBHOOK_IP = "推送到的 IP:{ip}"
 WEBHOOK_ALLOWED = "订阅的更新类型:{types}"
 WEBHOOK_ALLOWED_DEFAULT = "Telegram 默认(包括机器人需要的全部类型)"
-WEBHOOK_LAST_ERROR = "最近一次推送错误:{when} {error}"
+WEBHOOK_LAST_ERROR = "最近一次推送错误:{when}({ago}){error}"
 WEBHOOK_NO_ERROR = "最近没有推送错误。"
 WEBHOOK_MISSING_TYPES = (
     "注意:Telegram 不推送 {types} 类更新,机器人需要它们。"
     "重新启动一个 zhitong run --webhook 进程(不带 --no-set-webhook)即可更新订阅。"
 )
 WEBHOOK_FAILING_HINT = (
-    "提示:推送出错且有更新在排队。请检查反向代理和各 zhitong run --webhook 进程"
-    "(每个进程的 GET /healthz);恢复后 Telegram 会自动补推,不会丢失。"
+    "提示:推送正在出错且有更新在排队。请检查反向代理和各 zhitong run --webhook 进程"
+    "(每个进程的 GET /healthz)。Telegram 会把未送达的更新保留 24 小时并自动重推,"
+    "在此之内恢复不会丢失。"
 )
-WEBHOOK_DELETED = "已删除 webhook。Telegram 尚未推送的更新保留,下次轮询或设置 webhook 时送达。"
+WEBHOOK_DELETED = "已删除 webhook。Telegram 尚未推送的更新保留(最多 24 小时),下次轮询或设置 webhook 时送达。"
 WEBHOOK_DELETED_DROPPED = "已删除 webhook,并丢弃了 Telegram 尚未推送的更新。"
+
+
+def webhook_error_age(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} 秒前"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} 分钟前"
+    if seconds < 86400:
+        return f"{seconds // 3600:.0f} 小时前"
+    return f"{seconds // 86400:.0f} 天前"

@@ -9,6 +9,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -17,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from bot import texts
 from bot.cli import main
+from bot.cli_webhook import describe
 from bot.emulator import BotApiEmulator
 from tests.bot.api_spec import load_spec, spec_path
 
@@ -72,8 +74,8 @@ async def test_info_shows_a_failing_webhook_and_what_to_do(emu: BotApiEmulator) 
     lines = out.output.splitlines()
     assert texts.WEBHOOK_URL.format(url=url) in lines
     assert texts.WEBHOOK_PENDING.format(count=1) in lines
-    assert any(line.startswith("最近一次推送错误:") and "Connection failed" in line
-               for line in lines)
+    assert any(line.startswith("最近一次推送错误:") and "秒前" in line
+               and "Connection failed" in line for line in lines)
     # Subscribed to messages only: the bot also needs edits and button presses.
     assert texts.WEBHOOK_MISSING_TYPES.format(types="edited_message, callback_query") in lines
     assert texts.WEBHOOK_FAILING_HINT in lines
@@ -133,3 +135,56 @@ async def test_no_token_or_no_bot_api_is_a_plain_answer(emu: BotApiEmulator) -> 
     out = await asyncio.to_thread(CliRunner().invoke, main, ["webhook", "info"], env=env)
     assert out.exit_code == 1
     assert out.output.startswith("连不上 Bot API(http://127.0.0.1:")
+
+
+def test_an_old_error_is_shown_in_local_time_without_the_hint() -> None:
+    error_at = datetime(2026, 12, 5, 16, 30, tzinfo=UTC)  # 00:30 on the 6th in Beijing
+    info = {"url": "https://bot.example.org/tg", "pending_update_count": 2,
+            "last_error_date": int(error_at.timestamp()),
+            "last_error_message": "Wrong response from the webhook: 502 Bad Gateway"}
+    lines = describe(info, "Asia/Shanghai", error_at + timedelta(days=1, hours=2))
+    assert texts.WEBHOOK_LAST_ERROR.format(
+        when="2026-12-06 00:30:00", ago="1 天前",
+        error="Wrong response from the webhook: 502 Bad Gateway") in lines
+    assert texts.WEBHOOK_FAILING_HINT not in lines
+    recent = describe(info, "Asia/Shanghai", error_at + timedelta(minutes=3))
+    assert texts.WEBHOOK_FAILING_HINT in recent
+    assert any("3 分钟前" in line for line in recent)
+
+
+@pytest.mark.parametrize("api", ["api.telegram.org", "http://127.0.0.1:99999",
+                                 "http://[::1"])
+def test_a_malformed_bot_api_address_is_named_without_the_token(api: str) -> None:
+    token = "123456:SECRET-token_value"
+    out = CliRunner().invoke(main, ["webhook", "info"],
+                             env={"ZHITONG_BOT_TOKEN": token, "ZHITONG_TELEGRAM_API": api})
+    assert out.exit_code == 1
+    assert "SECRET" not in out.output
+    assert "ZHITONG_TELEGRAM_API" in out.output or "连不上 Bot API" in out.output
+
+
+async def test_an_address_that_is_not_the_bot_api_is_named(emu: BotApiEmulator) -> None:
+    # Something answers, but not the Bot API: an HTML page, or a JSON 404 for a wrong path.
+    from aiohttp import web
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text="<html>nginx</html>", content_type="text/html", status=404)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = closed_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        env = {"ZHITONG_BOT_TOKEN": emu.token,
+               "ZHITONG_TELEGRAM_API": f"http://127.0.0.1:{port}"}
+        out = await asyncio.to_thread(CliRunner().invoke, main, ["webhook", "info"], env=env)
+        assert out.exit_code == 1
+        assert texts.WEBHOOK_NOT_BOT_API.format(api=f"http://127.0.0.1:{port}",
+                                                status=404) in out.output
+    finally:
+        await runner.cleanup()
+    out = await zhitong(emu, "webhook", "info", token="not-a-token")
+    assert out.exit_code == 1
+    assert "ZHITONG_BOT_TOKEN" in out.output and "not-a-token" not in out.output
