@@ -133,7 +133,7 @@ def info(as_json: bool) -> None:
     settings = _settings_with_token()
     result = _run_call(settings, "getWebhookInfo", {})
     if not isinstance(result, dict):
-        click.echo(texts.WEBHOOK_API_ERROR.format(status=200, error=texts.WEBHOOK_NOT_JSON),
+        click.echo(texts.WEBHOOK_NOT_BOT_API.format(api=settings.telegram_api, status=200),
                    err=True)
         sys.exit(1)
     if as_json:
