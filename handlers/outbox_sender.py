@@ -108,7 +108,9 @@ class OutboxSender:
         self.sent_count = 0
         # Rows this sender claimed and has not finished: released on shutdown so a restart
         # does not wait out the lease.
-        self._claimed: set[int] = set()
+        # Row id → when its lease ends, as claimed (a give-back releases the row only while
+        # that lease stands: once it ran out another sender may hold the row).
+        self._claimed: dict[int, datetime | None] = {}
         self._stop: asyncio.Event | None = None
         # Rows sent whose "sent" mark is not written yet: written together — before a lane
         # waits (pacing), by a lane that ends while the others pace or once the oldest mark is
@@ -116,12 +118,14 @@ class OutboxSender:
         # message; only unpaced bursts share one write among many sends.
         self._sent: list[tuple[int, int | None]] = []
         self._outage = False  # the last round could not reach the database
-        # When this sender first failed to reach the database in the current outage; and,
-        # after it, until when leases that ran out during the outage are left alone and the
-        # cut-off before which a lease counts as run out meanwhile (see `_lease_cutoff`).
+        # When this sender last reached the database; when the current outage began as far
+        # as it can tell (the last time it reached it); and, after an outage, the outage's
+        # start that other senders' leases are judged by until `_hold_until` (monotonic).
+        # See `_lease_cutoff`.
+        self._last_reached: datetime | None = None
         self._outage_began: datetime | None = None
-        self._hold_until: datetime | None = None
-        self._hold_cutoff: datetime | None = None
+        self._hold_anchor: datetime | None = None
+        self._hold_until: float | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -163,8 +167,7 @@ class OutboxSender:
     async def release_claims(self) -> None:
         # Rows sent but not yet recorded (the database was away) stay leased: released, they
         # would go out again from the next claim.
-        claimed = self._claimed - {row_id for row_id, _ in self._sent}
-        self._claimed = set()
+        claimed = set(self._claimed) - {row_id for row_id, _ in self._sent}
         if not claimed:
             return
         try:
@@ -190,7 +193,6 @@ class OutboxSender:
                 if self._outage:
                     log.warning("outbox: the database answers again")
                     self._outage = False
-                self._outage_ended()
             if room <= 0 or got >= room:
                 # Full: more may be waiting. Claim again as soon as a chat's lane has ended.
                 await self._wait_for(stop, self._lane_done, idle_seconds)
@@ -212,33 +214,53 @@ class OutboxSender:
                         exc.__class__.__name__, exc)
 
     def _noticed_outage(self) -> None:
-        if self._outage_began is None:
-            self._outage_began = self.clock.now()
+        """This sender failed to reach the database. The outage may have begun right after
+        it last did (a failing call can hang long before it fails); and if this is a second
+        outage while the first one's hold lasts, the first one's start still counts."""
+        if self._outage_began is not None:
+            return
+        began = self._last_reached or self.clock.now()
+        if self._hold_anchor is not None and self._holding():
+            began = min(began, self._hold_anchor)
+        self._outage_began = began
 
-    def _outage_ended(self) -> None:
+    def _reached(self) -> None:
+        """A call to the database succeeded: any outage is over for this sender, and its hold
+        (see `_lease_cutoff`) lasts one lease from now."""
+        self._last_reached = self.clock.now()
         if self._outage_began is None:
             return
-        self._hold_cutoff = self._outage_began - self.lease
-        self._hold_until = self.clock.now() + self.lease
+        self._hold_anchor = self._outage_began
+        self._hold_until = self._mono() + self.lease.total_seconds()
         self._outage_began = None
+
+    def _holding(self) -> bool:
+        return self._hold_until is not None and self._mono() < self._hold_until
 
     def _lease_cutoff(self, now: datetime) -> datetime:
         """Another sender's lease counts as run out if it ended before this.
 
-        Normally `now`. But a sender cut off from the database goes on sending what it holds
-        and records those sends only once the database answers; meanwhile their leases run
-        out. Taken at once by another sender, they would go out twice. So during an outage,
+        Normally `now`. But a sender cut off from the database records what it sent only once
+        the database answers (it stops starting sends when it notices the outage, but what
+        went out before that waits for its record); meanwhile their leases may run out. Taken
+        at once by another sender, they would go out twice. So during an outage,
         and for one lease after it, while the senders that were cut off write their records,
         only leases that ended a lease before the outage began are taken: every lease a
-        sender could still be sending under ends later (it gives a row back after holding it
-        for half a lease). A sender that died meanwhile has its rows sent one lease late."""
-        if self._outage_began is not None:
-            return min(now, self._outage_began - self.lease)
-        if self._hold_until is not None and self._hold_cutoff is not None:
-            if now < self._hold_until:
-                return min(now, self._hold_cutoff)
-            self._hold_until = self._hold_cutoff = None
-        return now
+        sender could still be sending under ends later (a send starts at most half a lease
+        after its claim, and a sender stops starting sends once it finds the database away).
+        A sender that died meanwhile has its rows sent one lease late.
+
+        Only senders that noticed the outage hold off: one started after it, or one whose
+        connection stayed up while another's was cut, takes such rows when their lease ends.
+        That is why a sender cut off stops starting sends as soon as it notices: what it sent
+        before noticing is all that can go out twice."""
+        anchor = self._outage_began
+        if anchor is None and self._hold_anchor is not None:
+            if self._holding():
+                anchor = self._hold_anchor
+            else:
+                self._hold_anchor = self._hold_until = None
+        return now if anchor is None else min(now, anchor - self.lease)
 
     @staticmethod
     async def _wait_for(stop: asyncio.Event, event: asyncio.Event,
@@ -277,9 +299,17 @@ class OutboxSender:
             rows = list(await uow.outbox.claim_due(now, limit, self.lease,
                                                    expired_before=self._lease_cutoff(now)))
             await uow.commit()
+        self._reached()
         claimed_at = self._mono()
+        fresh = []
         for row in rows:
-            self._claimed.add(row.id)
+            # A row this sender still holds (in a lane, or sent and not yet recorded) whose
+            # lease ran out is not taken twice: the claim only renewed its lease.
+            if row.id not in self._claimed:
+                fresh.append(row)
+            self._claimed[row.id] = row.until
+        rows = fresh
+        for row in rows:
             lane = self._lanes.get(row.chat_id)
             if lane is None:
                 lane = self._lanes[row.chat_id] = collections.deque()
@@ -334,6 +364,8 @@ class OutboxSender:
             else:
                 log.exception("outbox delivery to chat %s failed", chat_id)
             self._lane_errors.append(exc)
+            for row, _ in lane:  # taken again by a claim once the lease runs out
+                self._claimed.pop(row.id, None)
             lane.clear()
         finally:
             del self._lanes[chat_id]
@@ -348,10 +380,8 @@ class OutboxSender:
                 return  # shutting down: the finally of run() releases what is left
             row, claimed_at = lane[0]
             wait = self._chat_next.get(chat_id, 0.0) - self._mono()
-            # Held so long that its lease could run out while it waits (and another sender
-            # take it): give it back instead.
-            stale = self._mono() - claimed_at > self.lease.total_seconds() / 2
-            if self._mono() < self._chat_blocked.get(chat_id, 0.0) or wait > 2.0 or stale:
+            if (self._mono() < self._chat_blocked.get(chat_id, 0.0) or wait > 2.0
+                    or not self._may_send(claimed_at)):
                 self._give_back(lane)
                 return
             if wait > 0:
@@ -360,12 +390,22 @@ class OutboxSender:
             if self._stopping():
                 return
             async with self._in_flight:
+                if not self._may_send(claimed_at):  # the waits above took too long
+                    self._give_back(lane)
+                    return
                 done = await self._deliver(row)
             lane.popleft()
             if not done:
                 self._give_back(lane)  # they must not overtake it
                 return
             self._finished += 1
+
+    def _may_send(self, claimed_at: float) -> bool:
+        """Not if the row was held so long that its lease could run out during the send (and
+        another sender take it); not while the database is away (what is sent now could not
+        be recorded: see `_lease_cutoff`)."""
+        fresh = self._mono() - claimed_at <= self.lease.total_seconds() / 2
+        return fresh and self._outage_began is None
 
     def _give_back(self, lane: collections.deque[tuple[ClaimedRow, float]]) -> None:
         self._release.extend(row.id for row, _ in lane)
@@ -394,9 +434,9 @@ class OutboxSender:
             self._pacing -= 1
 
     async def _record_sent_if_reachable(self) -> None:
-        """A lane's write of the marks: sending needs no database, so while it cannot be
-        reached the lane goes on and the marks wait (the claim loop writes them first thing
-        once it answers, before it claims anything)."""
+        """A lane's write of the marks. While the database cannot be reached the marks wait
+        (the claim loop writes them first thing once it answers, before it claims anything),
+        and no new send starts (`_may_send`)."""
         try:
             await self._record_sent()
         except Exception as exc:
@@ -420,8 +460,9 @@ class OutboxSender:
                 # out, so they must not be sent again; the next write takes them along.
                 self._sent[:0] = sent
                 raise
+        self._reached()
         for row_id, _ in sent:
-            self._claimed.discard(row_id)
+            self._claimed.pop(row_id, None)
 
     def _remember(self, row_id: int, message_id: int) -> None:
         self._message_ids[row_id] = message_id
@@ -479,21 +520,23 @@ class OutboxSender:
         return float(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts)))
 
     async def _fail(self, row_id: int, reason: str) -> None:
-        self._claimed.discard(row_id)
+        self._claimed.pop(row_id, None)
         async with self.uow_factory() as uow:
             await uow.outbox.fail(row_id, self.clock.now(), reason)
             await uow.commit()
 
     async def _postpone(self, row_id: int, seconds: float, reason: str, count: bool = True) -> None:
-        self._claimed.discard(row_id)
+        self._claimed.pop(row_id, None)
         async with self.uow_factory() as uow:
             await uow.outbox.postpone(row_id, self.clock.now() + timedelta(seconds=seconds),
                                       reason, count)
             await uow.commit()
 
     async def _release_many(self, row_ids: list[int]) -> None:
+        by_lease: dict[datetime | None, list[int]] = {}
         for row_id in row_ids:
-            self._claimed.discard(row_id)
+            by_lease.setdefault(self._claimed.pop(row_id, None), []).append(row_id)
         async with self.uow_factory() as uow:
-            await uow.outbox.release_many(row_ids)
+            for until, ids in by_lease.items():
+                await uow.outbox.release_many(ids, leased_until=until)
             await uow.commit()

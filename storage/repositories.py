@@ -12,6 +12,7 @@ from sqlalchemy import Table, bindparam, case, func, literal, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.elements import ClauseElement
 
 from storage import upserts
 from storage.models import (
@@ -122,6 +123,7 @@ class ClaimedRow:
     chat_id: int
     payload: dict[str, Any]
     attempts: int
+    until: datetime | None = None  # when the lease it was claimed with ends
 
 
 @cache
@@ -369,7 +371,11 @@ class TicketRepo(_Repo):
         if res.rowcount != 1:  # type: ignore[attr-defined]
             return False
         for name, value in values.items():
-            set_committed_value(ticket, name, value)
+            if isinstance(value, ClauseElement):
+                # Computed by the database (e.g. a counter + 1): read again when next needed.
+                self.s.expire(ticket, [name])
+            else:
+                set_committed_value(ticket, name, value)
         return True
 
     def add_event(self, event: TicketEvent) -> None:
@@ -494,11 +500,12 @@ class OutboxRepo(_Repo):
         select skips rows another sender holds locked (FOR UPDATE SKIP LOCKED)."""
         await self.flush()
         stmt = _claim_due(self.s.bind.dialect.name == "postgresql")
+        until = now + lease
         rows = (await self.s.execute(
-            stmt, {"now": now, "limit": limit, "until": now + lease, "jump": urgent_jump,
+            stmt, {"now": now, "limit": limit, "until": until, "jump": urgent_jump,
                    "expired": now if expired_before is None else expired_before})).all()
         claimed = [ClaimedRow(int(r.id), str(r.idem_key), int(r.chat_id), dict(r.payload or {}),
-                              int(r.attempts)) for r in rows]
+                              int(r.attempts), until) for r in rows]
         claimed.sort(key=lambda r: r.id)  # RETURNING promises no order
         return claimed
 
@@ -521,12 +528,19 @@ class OutboxRepo(_Repo):
         await self.s.execute(_finish_sent(), [{"rid": rid, "mid": mid, "at": now}
                                               for rid, mid in sent])
 
-    async def release_many(self, row_ids: Sequence[int]) -> None:
+    async def release_many(self, row_ids: Sequence[int],
+                           leased_until: datetime | None = None) -> None:
+        """End the lease of rows a sender gives back unsent. With `leased_until` (the lease
+        it claimed them with) only while that lease stands: once it ran out, another sender
+        may have claimed the row, and clearing its lease would let a third take it too."""
         await self.flush()
         if not row_ids:
             return
         t = _OUTBOX
-        await self.s.execute(update(t).where(t.c.id.in_(list(row_ids))).values(claimed_until=None))
+        stmt = update(t).where(t.c.id.in_(list(row_ids)))
+        if leased_until is not None:
+            stmt = stmt.where(t.c.claimed_until <= leased_until)
+        await self.s.execute(stmt.values(claimed_until=None))
 
     async def postpone(self, row_id: int, not_before: datetime, reason: str,
                        count: bool) -> None:

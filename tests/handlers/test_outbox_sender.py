@@ -661,7 +661,7 @@ async def test_a_sent_row_whose_record_is_pending_is_not_released_at_shutdown(
         await uow.commit()
     assert claimed == {sent_id, held_id}
     s = OutboxSender(uow_factory, RecordingTransport(), SystemClock())
-    s._claimed = {sent_id, held_id}
+    s._claimed = {sent_id: None, held_id: None}
     s._sent = [(sent_id, 5001)]  # sent; its record could not be written
     await s.release_claims()
     assert (await row_of(uow_factory, "sent-unrecorded")).claimed_until is not None
@@ -676,65 +676,150 @@ async def _until(check: Callable[[], Any], seconds: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_a_second_sender_leaves_rows_sent_during_an_outage_to_the_first(
-        database_url: str) -> None:
-    # Two workers: A sends its rows while the database is away, past their lease. The
-    # database comes back to B first. B must not take A's rows (their leases ran out during
-    # the outage, but A sent them and has not recorded it yet); once A writes its records
-    # nothing is left to send.
-    from tests.outage import Switchable
+class TwoWorkers:
+    """Two senders on separate engines, each behind its own switch. A claims four rows (two
+    chats) and the database goes away for A as its first send goes out; A sends them all
+    meanwhile (no pacing, so it does not notice before it is done). B was running before,
+    claims only when woken, and is driven by the test."""
 
-    engines = []
-    try:
+    LEASE = timedelta(seconds=0.4)
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.keys = [f"{chat}:{i}" for chat in (A, B) for i in range(2)]
+
+    async def __aenter__(self) -> TwoWorkers:
+        from tests.outage import Switchable
+
+        self.engines = []
         factories = []
         for _ in range(2):
-            engine, factory = make_uow_factory(database_url)
-            engines.append(engine)
+            engine, factory = make_uow_factory(self.database_url)
+            self.engines.append(engine)
             factories.append(factory)
-        store_a, store_b = Switchable(factories[0]), Switchable(factories[1])
-        keys = [f"{chat}:{i}" for chat in (A, B) for i in range(2)]
-        for key in keys:
-            await enqueue(factories[0], SystemClock().now(), int(key.split(":")[0]), key)
-        t_a, t_b = RecordingTransport(), RecordingTransport()
+        self.factory = factories[0]
+        self.store_a, self.store_b = Switchable(factories[0]), Switchable(factories[1])
+        self.t_a, self.t_b = RecordingTransport(), RecordingTransport()
+        t_a = self.t_a
 
         async def cut_then_deliver(chat_id: int, payload: dict[str, Any],
                                    message_id: int | None) -> int | None:
-            store_a.down = store_b.down = True
+            self.store_a.down = True
             return await RecordingTransport.deliver(t_a, chat_id, payload, message_id)
 
         t_a.deliver = cut_then_deliver  # type: ignore[method-assign]
-        lease = timedelta(seconds=0.4)
-        senders = [OutboxSender(store, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
-                                global_per_second=0, lease=lease, linger=0)
-                   for store, t in ((store_a, t_a), (store_b, t_b))]
-        stop_a, stop_b = asyncio.Event(), asyncio.Event()
-        run_a = asyncio.create_task(senders[0].run(stop_a, idle_seconds=0.05))
+        self.a, self.b = [
+            OutboxSender(store, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
+                         global_per_second=0, lease=self.LEASE, linger=0)
+            for store, t in ((self.store_a, self.t_a), (self.store_b, self.t_b))]
+        self.stop = asyncio.Event()
+        # B claims at start (nothing there yet: it has reached the database), then only when
+        # woken.
+        self.run_b = asyncio.create_task(self.b.run(self.stop, idle_seconds=30))
+        await _until(self._b_reached)
+        for key in self.keys:
+            await enqueue(self.factory, SystemClock().now(), int(key.split(":")[0]), key)
+        self.run_a = asyncio.create_task(self.a.run(self.stop, idle_seconds=0.05))
 
         async def a_sent_all() -> bool:
-            return len(t_a.delivered) == 4
+            return len(self.t_a.delivered) == 4
 
         await _until(a_sent_all)
-        run_b = asyncio.create_task(senders[1].run(stop_b, idle_seconds=0.05))
-        await asyncio.sleep(1.0)  # A's leases run out while the database is away
-        store_b.down = False  # back for B first: it claims every 0.05 s
-        await asyncio.sleep(0.3)
-        assert t_b.delivered == []
-        store_a.down = False
-        t_a.deliver = RecordingTransport.deliver.__get__(t_a)  # type: ignore[method-assign]
+        return self
+
+    async def _b_reached(self) -> bool:
+        return self.b._last_reached is not None
+
+    async def b_round(self) -> None:
+        """Wake B and let it finish one round (claim and any sends)."""
+        before = self.store_b.attempts
+        self.b.wake()
+        await _until(self._b_tried(before))
+        await asyncio.sleep(0.1)
+
+    def _b_tried(self, before: int) -> Callable[[], Any]:
+        async def tried() -> bool:
+            return self.store_b.attempts > before
+        return tried
+
+    async def finish(self) -> None:
+        """A's database comes back; wait for every row to be recorded, then past B's hold,
+        and give B one more round in which it could wrongly take something."""
+        self.t_a.deliver = RecordingTransport.deliver.__get__(self.t_a)  # type: ignore[method-assign]
+        self.store_a.down = self.store_b.down = False
 
         async def all_sent() -> bool:
-            async with factories[1]() as uow:
+            async with self.factory() as uow:
                 return all(r.status == "sent" for r in await uow.outbox.all())
 
         await _until(all_sent)
-        await asyncio.sleep(0.6)  # past B's hold: time for a wrong claim and send
-        stop_a.set()
-        stop_b.set()
-        await asyncio.wait_for(asyncio.gather(run_a, run_b), 5)
-        assert sorted(t_a.texts()) == sorted(keys) and t_b.delivered == []
-    finally:
-        for engine in engines:
-            await engine.dispose()
+        await asyncio.sleep(self.LEASE.total_seconds() + 0.2)
+        await self.b_round()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop.set()
+        try:
+            await asyncio.wait_for(asyncio.gather(self.run_a, self.run_b), 10)
+        finally:
+            for engine in self.engines:
+                await engine.dispose()
+
+    def assert_each_sent_once_by_a(self) -> None:
+        assert sorted(self.t_a.texts()) == sorted(self.keys)
+        assert self.t_b.delivered == []
+
+
+async def test_a_second_sender_leaves_rows_sent_during_an_outage_to_the_first(
+        database_url: str) -> None:
+    # A's sends during the outage outlast their lease. The database comes back to B first:
+    # B must not take A's rows (A sent them and has not recorded it yet).
+    async with TwoWorkers(database_url) as w:
+        w.store_b.down = True
+        await w.b_round()  # B notices the outage
+        await asyncio.sleep(0.6)  # A's leases run out while the database is away
+        w.store_b.down = False
+        for _ in range(3):
+            await w.b_round()
+        assert w.t_b.delivered == []
+        await w.finish()
+        w.assert_each_sent_once_by_a()
+
+
+async def test_a_call_that_hangs_before_failing_does_not_move_the_outage_later(
+        database_url: str) -> None:
+    # B's call hangs 1.2 s (three leases) on a dead connection before it fails: the outage
+    # began when B last reached the database, not when the failure came back.
+    async with TwoWorkers(database_url) as w:
+        w.store_b.down = True
+        w.store_b.hang_once = 1.2
+        await w.b_round()
+        await asyncio.sleep(1.3)
+        w.store_b.down = False
+        for _ in range(3):
+            await w.b_round()
+        assert w.t_b.delivered == []
+        await w.finish()
+        w.assert_each_sent_once_by_a()
+
+
+async def test_an_outage_that_flaps_keeps_the_first_outages_start(database_url: str) -> None:
+    # Down 1.2 s (three leases), back for a moment (B claims once), down again, back: A has
+    # not recorded yet, so the first outage's start must still decide.
+    async with TwoWorkers(database_url) as w:
+        w.store_b.down = True
+        await w.b_round()
+        await asyncio.sleep(1.2)
+        w.store_b.down = False
+        await w.b_round()
+        w.store_b.down = True
+        await w.b_round()
+        await asyncio.sleep(0.2)
+        w.store_b.down = False
+        for _ in range(3):
+            await w.b_round()
+        assert w.t_b.delivered == []
+        await w.finish()
+        w.assert_each_sent_once_by_a()
 
 
 async def test_rows_of_a_sender_that_died_during_an_outage_are_sent_after_the_hold(
@@ -833,3 +918,104 @@ async def test_stopping_gives_up_recording_after_a_few_seconds_and_says_so(
     # Not recorded, and not released either (released, it would go out again at once).
     assert row.status == "pending" and row.claimed_until is not None
     assert "1 sent message(s) not recorded" in caplog.text
+
+
+async def test_a_sender_cut_off_alone_stops_sending_once_it_notices(database_url: str) -> None:
+    # Only A loses the database (its host, or its connections); B never notices, so it holds
+    # nothing off and takes A's rows once their lease ends. A notices at its first write
+    # (before pacing the chat's next message) and sends nothing more: the message it had
+    # already sent is all that goes out twice. It used to send the whole lane (four here).
+    from tests.outage import Switchable
+
+    engines = []
+    try:
+        factories = []
+        for _ in range(2):
+            engine, factory = make_uow_factory(database_url)
+            engines.append(engine)
+            factories.append(factory)
+        store_a = Switchable(factories[0])
+        keys = [f"{A}:{i}" for i in range(4)]
+        for key in keys:
+            await enqueue(factories[0], SystemClock().now(), A, key)
+        t_a, t_b = RecordingTransport(), RecordingTransport()
+
+        async def cut_then_deliver(chat_id: int, payload: dict[str, Any],
+                                   message_id: int | None) -> int | None:
+            store_a.down = True
+            return await RecordingTransport.deliver(t_a, chat_id, payload, message_id)
+
+        t_a.deliver = cut_then_deliver  # type: ignore[method-assign]
+        lease = timedelta(seconds=0.4)
+        a = OutboxSender(store_a, t_a, SystemClock(), per_chat_interval=0.05,  # type: ignore[arg-type]
+                         global_per_second=0, lease=lease, linger=0)
+        b = OutboxSender(factories[1], t_b, SystemClock(), per_chat_interval=0.05,
+                         global_per_second=0, lease=lease, linger=0)
+        stop = asyncio.Event()
+        run_a = asyncio.create_task(a.run(stop, idle_seconds=0.05))
+
+        async def a_sent() -> bool:
+            return bool(t_a.delivered)
+
+        await _until(a_sent)
+        run_b = asyncio.create_task(b.run(stop, idle_seconds=0.05))
+
+        async def b_sent_all() -> bool:
+            return len(t_b.delivered) == 4
+
+        await _until(b_sent_all)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(run_a, run_b), 10)
+        assert t_a.texts() == [keys[0]]
+        assert t_b.texts() == keys  # in order, the first one again (at least once)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_a_send_slower_than_the_lease_is_not_taken_again_by_its_own_sender(
+        uow_factory: UnitOfWorkFactory) -> None:
+    # Each send takes 0.6 s against a 0.4 s lease, one at a time: the sender's own claims find
+    # the row in flight with its lease run out, and a row waiting for the free slot is held
+    # past half its lease. Neither may go out twice.
+    for chat in (A, B):
+        await enqueue(uow_factory, SystemClock().now(), chat, f"{chat}:slow")
+    t = RecordingTransport(pause=0.6)
+    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=0, global_per_second=0,
+                     lease=timedelta(seconds=0.4), linger=0, max_in_flight=1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
+
+    async def all_sent() -> bool:
+        async with uow_factory() as uow:
+            return all(r.status == "sent" for r in await uow.outbox.all())
+
+    await _until(all_sent, 10)
+    await asyncio.sleep(0.8)  # room for a wrong second send
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert sorted(t.attempts.values()) == [1, 1], t.attempts
+
+
+async def test_a_give_back_after_the_lease_ran_out_leaves_the_new_holder_alone(
+        uow_factory: UnitOfWorkFactory) -> None:
+    # A held a row past its lease; B claimed it meanwhile. A's give-back must not clear B's
+    # lease (a third claim would send it again while B does).
+    now = SystemClock().now()
+    row_id = await enqueue(uow_factory, now, A, "contested")
+    async with uow_factory() as uow:
+        [a_row] = await uow.outbox.claim_due(now, 10, timedelta(seconds=1))
+        await uow.commit()
+    later = now + timedelta(seconds=2)
+    async with uow_factory() as uow:
+        [b_row] = await uow.outbox.claim_due(later, 10, timedelta(seconds=15))
+        await uow.commit()
+    assert a_row.id == b_row.id == row_id and a_row.until is not None
+    async with uow_factory() as uow:
+        await uow.outbox.release_many([row_id], leased_until=a_row.until)
+        await uow.commit()
+    assert (await row_of(uow_factory, "contested")).claimed_until is not None
+    async with uow_factory() as uow:  # B's own give-back does release it
+        await uow.outbox.release_many([row_id], leased_until=b_row.until)
+        await uow.commit()
+    assert (await row_of(uow_factory, "contested")).claimed_until is None
