@@ -9,8 +9,9 @@ Runs on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -59,6 +60,22 @@ class RecordingTransport:
         return [t for c, _, t, _ in self.delivered if chat_id is None or c == chat_id]
 
 
+class CuttingTransport(RecordingTransport):
+    """Takes the database away (switches `store` off) as each message goes out, while
+    `cutting`."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__()
+        self.store = store
+        self.cutting = True
+
+    async def deliver(self, chat_id: int, payload: dict[str, Any],
+                      message_id: int | None) -> int | None:
+        if self.cutting:
+            self.store.down = True
+        return await super().deliver(chat_id, payload, message_id)
+
+
 class FakeMonotonic:
     def __init__(self) -> None:
         self.t = 1000.0
@@ -102,8 +119,9 @@ def sender(uow_factory: UnitOfWorkFactory, transport: RecordingTransport, clock:
 # --- several senders -----------------------------------------------------------------------
 
 
-async def test_two_senders_on_separate_engines_never_send_twice(database_url: str) -> None:
-    clock = SystemClock()
+@contextlib.asynccontextmanager
+async def two_workers_databases(database_url: str) -> AsyncIterator[list[UnitOfWorkFactory]]:
+    """Two unit-of-work factories on separate engines (pools), as two workers have."""
     engines = []
     try:
         factories = []
@@ -111,6 +129,15 @@ async def test_two_senders_on_separate_engines_never_send_twice(database_url: st
             engine, factory = make_uow_factory(database_url)
             engines.append(engine)
             factories.append(factory)
+        yield factories
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_two_senders_on_separate_engines_never_send_twice(database_url: str) -> None:
+    clock = SystemClock()
+    async with two_workers_databases(database_url) as factories:
         keys = [f"load:{i}" for i in range(240)]
         now = clock.now()
         async with factories[0]() as uow:
@@ -145,9 +172,6 @@ async def test_two_senders_on_separate_engines_never_send_twice(database_url: st
         async with factories[0]() as uow:
             rows = [snapshot(r) for r in await uow.outbox.all()]
         assert all(r.status == "sent" and r.attempts == 1 and r.message_id for r in rows)
-    finally:
-        for engine in engines:
-            await engine.dispose()
 
 
 # --- Telegram's answers --------------------------------------------------------------------
@@ -616,14 +640,7 @@ async def test_messages_sent_while_the_database_is_away_are_not_sent_again(
     for chat in (A, B):
         for i in range(2):
             await enqueue(uow_factory, SystemClock().now(), chat, f"{chat}:{i}")
-    t = RecordingTransport()
-
-    async def cut_then_deliver(chat_id: int, payload: dict[str, Any],
-                               message_id: int | None) -> int | None:
-        store.down = True
-        return await RecordingTransport.deliver(t, chat_id, payload, message_id)
-
-    t.deliver = cut_then_deliver  # type: ignore[method-assign]
+    t = CuttingTransport(store)
     s = OutboxSender(store, t, SystemClock(), per_chat_interval=0, global_per_second=0,  # type: ignore[arg-type]
                      lease=timedelta(seconds=0.4), linger=0)
     stop = asyncio.Event()
@@ -634,7 +651,7 @@ async def test_messages_sent_while_the_database_is_away_are_not_sent_again(
         await asyncio.sleep(0.02)
     assert sorted(t.texts()) == [f"{A}:0", f"{A}:1", f"{B}:0", f"{B}:1"]
     await asyncio.sleep(1.0)  # the leases run out while the database is away
-    t.deliver = RecordingTransport.deliver.__get__(t)  # type: ignore[method-assign]
+    t.cutting = False
     store.down = False
     for _ in range(100):
         async with uow_factory() as uow:
@@ -691,23 +708,11 @@ class TwoWorkers:
     async def __aenter__(self) -> TwoWorkers:
         from tests.outage import Switchable
 
-        self.engines = []
-        factories = []
-        for _ in range(2):
-            engine, factory = make_uow_factory(self.database_url)
-            self.engines.append(engine)
-            factories.append(factory)
+        self.databases = two_workers_databases(self.database_url)
+        factories = await self.databases.__aenter__()
         self.factory = factories[0]
         self.store_a, self.store_b = Switchable(factories[0]), Switchable(factories[1])
-        self.t_a, self.t_b = RecordingTransport(), RecordingTransport()
-        t_a = self.t_a
-
-        async def cut_then_deliver(chat_id: int, payload: dict[str, Any],
-                                   message_id: int | None) -> int | None:
-            self.store_a.down = True
-            return await RecordingTransport.deliver(t_a, chat_id, payload, message_id)
-
-        t_a.deliver = cut_then_deliver  # type: ignore[method-assign]
+        self.t_a, self.t_b = CuttingTransport(self.store_a), RecordingTransport()
         self.a, self.b = [
             OutboxSender(store, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
                          global_per_second=0, lease=self.LEASE, linger=0)
@@ -745,7 +750,7 @@ class TwoWorkers:
     async def finish(self) -> None:
         """A's database comes back; wait for every row to be recorded, then past B's hold,
         and give B one more round in which it could wrongly take something."""
-        self.t_a.deliver = RecordingTransport.deliver.__get__(self.t_a)  # type: ignore[method-assign]
+        self.t_a.cutting = False
         self.store_a.down = self.store_b.down = False
 
         async def all_sent() -> bool:
@@ -761,10 +766,16 @@ class TwoWorkers:
         try:
             await asyncio.wait_for(asyncio.gather(self.run_a, self.run_b), 10)
         finally:
-            for engine in self.engines:
-                await engine.dispose()
+            await self.databases.__aexit__(None, None, None)
 
-    def assert_each_sent_once_by_a(self) -> None:
+    async def b_back_then_a(self) -> None:
+        """The database is back for B while A is still cut off: in three claims B takes none
+        of A's rows. Then A's comes back and records them: each went out once, by A."""
+        self.store_b.down = False
+        for _ in range(3):
+            await self.b_round()
+        assert self.t_b.delivered == []
+        await self.finish()
         assert sorted(self.t_a.texts()) == sorted(self.keys)
         assert self.t_b.delivered == []
 
@@ -777,12 +788,7 @@ async def test_a_second_sender_leaves_rows_sent_during_an_outage_to_the_first(
         w.store_b.down = True
         await w.b_round()  # B notices the outage
         await asyncio.sleep(0.6)  # A's leases run out while the database is away
-        w.store_b.down = False
-        for _ in range(3):
-            await w.b_round()
-        assert w.t_b.delivered == []
-        await w.finish()
-        w.assert_each_sent_once_by_a()
+        await w.b_back_then_a()
 
 
 async def test_a_call_that_hangs_before_failing_does_not_move_the_outage_later(
@@ -794,12 +800,7 @@ async def test_a_call_that_hangs_before_failing_does_not_move_the_outage_later(
         w.store_b.hang_once = 1.2
         await w.b_round()
         await asyncio.sleep(1.3)
-        w.store_b.down = False
-        for _ in range(3):
-            await w.b_round()
-        assert w.t_b.delivered == []
-        await w.finish()
-        w.assert_each_sent_once_by_a()
+        await w.b_back_then_a()
 
 
 async def test_an_outage_that_flaps_keeps_the_first_outages_start(database_url: str) -> None:
@@ -814,12 +815,7 @@ async def test_an_outage_that_flaps_keeps_the_first_outages_start(database_url: 
         w.store_b.down = True
         await w.b_round()
         await asyncio.sleep(0.2)
-        w.store_b.down = False
-        for _ in range(3):
-            await w.b_round()
-        assert w.t_b.delivered == []
-        await w.finish()
-        w.assert_each_sent_once_by_a()
+        await w.b_back_then_a()
 
 
 async def test_rows_of_a_sender_that_died_during_an_outage_are_sent_after_the_hold(
@@ -872,14 +868,7 @@ async def _stop_while_away(uow_factory: UnitOfWorkFactory, back_after: float | N
 
     store = Switchable(uow_factory)
     await enqueue(uow_factory, SystemClock().now(), A, "sent-while-away")
-    t = RecordingTransport()
-
-    async def cut_then_deliver(chat_id: int, payload: dict[str, Any],
-                               message_id: int | None) -> int | None:
-        store.down = True
-        return await RecordingTransport.deliver(t, chat_id, payload, message_id)
-
-    t.deliver = cut_then_deliver  # type: ignore[method-assign]
+    t = CuttingTransport(store)
     s = OutboxSender(store, t, SystemClock(), per_chat_interval=0, global_per_second=0,  # type: ignore[arg-type]
                      linger=0)
     stop = asyncio.Event()
@@ -927,25 +916,12 @@ async def test_a_sender_cut_off_alone_stops_sending_once_it_notices(database_url
     # already sent is all that goes out twice. It used to send the whole lane (four here).
     from tests.outage import Switchable
 
-    engines = []
-    try:
-        factories = []
-        for _ in range(2):
-            engine, factory = make_uow_factory(database_url)
-            engines.append(engine)
-            factories.append(factory)
+    async with two_workers_databases(database_url) as factories:
         store_a = Switchable(factories[0])
         keys = [f"{A}:{i}" for i in range(4)]
         for key in keys:
             await enqueue(factories[0], SystemClock().now(), A, key)
-        t_a, t_b = RecordingTransport(), RecordingTransport()
-
-        async def cut_then_deliver(chat_id: int, payload: dict[str, Any],
-                                   message_id: int | None) -> int | None:
-            store_a.down = True
-            return await RecordingTransport.deliver(t_a, chat_id, payload, message_id)
-
-        t_a.deliver = cut_then_deliver  # type: ignore[method-assign]
+        t_a, t_b = CuttingTransport(store_a), RecordingTransport()
         lease = timedelta(seconds=0.4)
         a = OutboxSender(store_a, t_a, SystemClock(), per_chat_interval=0.05,  # type: ignore[arg-type]
                          global_per_second=0, lease=lease, linger=0)
@@ -968,9 +944,6 @@ async def test_a_sender_cut_off_alone_stops_sending_once_it_notices(database_url
         await asyncio.wait_for(asyncio.gather(run_a, run_b), 10)
         assert t_a.texts() == [keys[0]]
         assert t_b.texts() == keys  # in order, the first one again (at least once)
-    finally:
-        for engine in engines:
-            await engine.dispose()
 
 
 async def test_a_send_slower_than_the_lease_is_not_taken_again_by_its_own_sender(
