@@ -131,16 +131,11 @@ def build_dispatcher(desk: Desk, wake_sender: Any, toasts: Toasts) -> Dispatcher
                     event_update.update_id)
 
     @router.message(F.chat.type == "private")
-    async def on_message(message: Message, event_update: Update) -> None:
-        out = await desk.handle(message_inbound(message, event_update.update_id),
-                                on_delay=_wait_notice(message))
-        if out.wake_sender:
-            wake_sender()
-
     @router.edited_message(F.chat.type == "private")
-    async def on_edited(message: Message, event_update: Update) -> None:
-        out = await desk.handle(message_inbound(message, event_update.update_id, edited=True),
-                                on_delay=_wait_notice(message))
+    async def on_message(message: Message, event_update: Update) -> None:
+        inb = message_inbound(message, event_update.update_id,
+                              edited=event_update.edited_message is not None)
+        out = await desk.handle(inb, on_delay=_wait_notice(message))
         if out.wake_sender:
             wake_sender()
 

@@ -61,8 +61,7 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
             await apply(data, give_up)
         except StoreUnavailable:
             # Held as long as the runtime's patience allows; Telegram delivers it again later.
-            log.warning("webhook update %s waits for the database; answered 503",
-                        data.get("update_id"))
+            log.warning("webhook update %s waits for the database; answered 503", update_id)
             return web.Response(status=503, text="database unavailable")
         except Exception:
             # Not applied (rolled back): a 5xx makes Telegram deliver it again.

@@ -106,10 +106,10 @@ class OutboxSender:
         self._pacing = 0  # lanes asleep until their pace allows the next send
         self._sent_since = 0.0  # when the oldest unwritten "sent" mark was made
         self.sent_count = 0
-        # Rows this sender claimed and has not finished: released on shutdown so a restart
-        # does not wait out the lease.
-        # Row id → when its lease ends, as claimed (a give-back releases the row only while
-        # that lease stands: once it ran out another sender may hold the row).
+        # Rows this sender claimed and has not finished, each with when its lease ends:
+        # released on shutdown so a restart does not wait out the lease; and a give-back
+        # releases a row only while that lease stands (once it ran out another sender may
+        # hold the row).
         self._claimed: dict[int, datetime | None] = {}
         self._stop: asyncio.Event | None = None
         # Rows sent whose "sent" mark is not written yet: written together — before a lane
@@ -117,7 +117,6 @@ class OutboxSender:
         # RECORD_WITHIN old, and by the claim loop — so at production pacing after every
         # message; only unpaced bursts share one write among many sends.
         self._sent: list[tuple[int, int | None]] = []
-        self._outage = False  # the last round could not reach the database
         # When this sender last reached the database; when the current outage began as far
         # as it can tell (the last time it reached it); and, after an outage, the outage's
         # start that other senders' leases are judged by until `_hold_until` (monotonic).
@@ -189,10 +188,6 @@ class OutboxSender:
                     got = await self._claim(room)
             except Exception as exc:  # keep the loop alive; the rows stay pending
                 self._round_failed(exc)
-            else:
-                if self._outage:
-                    log.warning("outbox: the database answers again")
-                    self._outage = False
             if room <= 0 or got >= room:
                 # Full: more may be waiting. Claim again as soon as a chat's lane has ended.
                 await self._wait_for(stop, self._lane_done, idle_seconds)
@@ -207,18 +202,16 @@ class OutboxSender:
         if not may_be_outage(exc):
             log.exception("outbox delivery round failed")
             return
-        self._noticed_outage()
-        if not self._outage:  # once per outage, not every second of it
-            self._outage = True
-            log.warning("outbox: the database cannot be reached (%s: %s); waiting",
-                        exc.__class__.__name__, exc)
+        self._noticed_outage(exc)
 
-    def _noticed_outage(self) -> None:
+    def _noticed_outage(self, exc: Exception) -> None:
         """This sender failed to reach the database. The outage may have begun right after
         it last did (a failing call can hang long before it fails); and if this is a second
         outage while the first one's hold lasts, the first one's start still counts."""
         if self._outage_began is not None:
-            return
+            return  # logged once per outage, not every second of it
+        log.warning("outbox: the database cannot be reached (%s: %s); waiting",
+                    exc.__class__.__name__, exc)
         began = self._last_reached or self.clock.now()
         if self._hold_anchor is not None and self._holding():
             began = min(began, self._hold_anchor)
@@ -230,6 +223,7 @@ class OutboxSender:
         self._last_reached = self.clock.now()
         if self._outage_began is None:
             return
+        log.warning("outbox: the database answers again")
         self._hold_anchor = self._outage_began
         self._hold_until = self._mono() + self.lease.total_seconds()
         self._outage_began = None
@@ -358,7 +352,7 @@ class OutboxSender:
             # Whether the message in hand reached Telegram is unknown: its rows stay leased
             # (those behind it too, or they would overtake it).
             if may_be_outage(exc):
-                self._noticed_outage()
+                self._noticed_outage(exc)
                 log.warning("outbox delivery to chat %s stopped: the database cannot be "
                             "reached (%s)", chat_id, exc.__class__.__name__)
             else:
@@ -442,7 +436,7 @@ class OutboxSender:
         except Exception as exc:
             if not may_be_outage(exc):
                 raise
-            self._noticed_outage()
+            self._noticed_outage(exc)
 
     async def _record_sent(self) -> None:
         # One writer at a time: lanes ending together share a write instead of each opening

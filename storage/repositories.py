@@ -308,31 +308,28 @@ class AccountRepo(_Repo):
 
 
 class TicketRepo(_Repo):
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
-        # Tickets `get` read in this unit of work. A button press reads its ticket to check
-        # access and again to change it; the second read would return the same row, since
-        # every change made here goes through the session or `compare_and_set` (which brings
-        # the object in line). A change by another transaction meanwhile is caught by the
-        # compare-and-set guard.
-        self._read: dict[int, Ticket] = {}
-
     async def next_number(self, day: str) -> str:
         """Atomic per-day sequence (UPSERT … RETURNING), unique under concurrency."""
         seq = (await self.s.execute(upserts.ticket_counter_next(), {"day": day})).scalar_one()
         return f"{day}-{seq:03d}"
 
     async def get(self, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
-        known = None if for_update else self._read.get(ticket_id)
+        """Read once per unit of work (held like `_get`'s rows). A button press reads its
+        ticket to check access and again to change it; the second read would return the same
+        row, since every change made here goes through the session or `compare_and_set`
+        (which brings the object in line). A change by another transaction meanwhile is caught
+        by the compare-and-set guard. `for_update` always reads (and locks)."""
+        key = identity_key(Ticket, ticket_id)
+        known = None if for_update else self._held.get(key)
         if known is not None and _loaded(known) is not None:
-            return known
+            return cast(Ticket, known)
         q = select(Ticket).where(Ticket.id == ticket_id)
         if for_update:
             q = q.with_for_update()
         found = (await self.s.execute(q.execution_options(populate_existing=True))
                  ).scalar_one_or_none()
         if found is not None:
-            self._read[ticket_id] = found
+            self._held[key] = found
         return found
 
     async def by_number(self, number: str) -> Ticket | None:
