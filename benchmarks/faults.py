@@ -27,6 +27,12 @@ connection and refuses new ones for `--cut-db-for MIN,MAX` seconds — a databas
 fail-over as the workers see it. Updates arriving meanwhile must wait (their people told once),
 not be lost or answered with an error.
 
+With `--slow-sends MIN,MAX` Telegram now and then answers slowly: at random moments the next
+few sendMessage calls (`--slow-count`, default 3) are answered `--slow-for` seconds late
+(default 8, longer than the run's 5 s outbox lease; an upload over a slow line). A message
+must still go out once: the worker sending it keeps its lease. `--kill-every 0` turns the kills
+off, so that every duplicate counts against the run.
+
 Afterwards, with the last instance left to drain the outbox, it checks and prints:
 
 1. every report is a ticket exactly once (tickets counted per report text);
@@ -41,6 +47,7 @@ Afterwards, with the last instance left to drain the outbox, it checks and print
     .venv/bin/python benchmarks/faults.py --framework ptb --reports 300
     .venv/bin/python benchmarks/faults.py --setups sqlite --kill-every 2,8
     .venv/bin/python benchmarks/faults.py --setups postgres --cut-db-every 4,10
+    .venv/bin/python benchmarks/faults.py --setups postgres --kill-every 0 --slow-sends 2,5
 
 Rate limits are lifted and per-chat pacing is 0 for the run (the emulator is not Telegram);
 the outbox lease is 5 s so a killed sender's messages come back quickly.
@@ -247,6 +254,7 @@ class Stream:
     kills: list[float] = field(default_factory=list)  # emulator clock (time.time)
     startups: list[float] = field(default_factory=list)  # seconds from restart to start line
     cuts: list[tuple[float, float]] = field(default_factory=list)  # database cut, from–to
+    slow_spells: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -334,6 +342,18 @@ async def cutter(relay: TcpRelay, st: Stream, every: tuple[float, float],
         st.cuts.append((began, time.time()))
 
 
+async def slower(emu: FaultEmulator, st: Stream, every: tuple[float, float], seconds: float,
+                 count: int, rng: random.Random) -> None:
+    """Now and then make Telegram answer the next few sendMessage calls late."""
+    while not st.done.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(st.done.wait(), rng.uniform(*every))
+        if st.done.is_set():
+            return
+        emu.delay_next("sendMessage", seconds, count=count)
+        st.slow_spells += 1
+
+
 # --- checks ------------------------------------------------------------------------------------
 
 
@@ -377,6 +397,7 @@ class Figures:
     cuts: int = 0
     cut_seconds: float = 0.0
     cut_refused: int = 0
+    slow_spells: int = 0
     told_to_wait: int = 0
     system_errors: int = 0
     card_latency: list[float] = field(default_factory=list)
@@ -559,7 +580,11 @@ async def run_setup(setup: str, framework: str, args: argparse.Namespace,
 
             started = time.perf_counter()
             presser = asyncio.create_task(officials(emu, st))
-            kill_task = asyncio.create_task(killer(workers, st, args.kill_every, rng))
+            kill_task = (asyncio.create_task(killer(workers, st, args.kill_every, rng))
+                         if args.kill_every != (0.0, 0.0) else None)
+            slow_task = (asyncio.create_task(slower(emu, st, args.slow_sends, args.slow_for,
+                                                    args.slow_count, random.Random(rng.random())))
+                         if args.slow_sends else None)
             cut_task = (asyncio.create_task(cutter(relay, st, args.cut_db_every,
                                                    args.cut_db_for, random.Random(rng.random())))
                         if relay is not None else None)
@@ -568,9 +593,9 @@ async def run_setup(setup: str, framework: str, args: argparse.Namespace,
             await asyncio.gather(*(reporter(emu, st, uid, base + (i < extra_n), args.timeout)
                                    for i, uid in enumerate(users)))
             st.done.set()
-            await kill_task
-            if cut_task is not None:
-                await cut_task
+            for task in (kill_task, cut_task, slow_task):
+                if task is not None:
+                    await task
             # Let the survivors drain: every update applied, every message out.
             await _settle(emu, url, 180)
             fig.seconds = time.perf_counter() - started
@@ -596,6 +621,7 @@ async def run_setup(setup: str, framework: str, args: argparse.Namespace,
         fig.kills = len(st.kills)
         fig.cuts = len(st.cuts)
         fig.cut_seconds = sum(b - a for a, b in st.cuts)
+        fig.slow_spells = st.slow_spells
         if st.startups:
             fig.startup_median = sorted(st.startups)[len(st.startups) // 2]
         fig.starts = sum(w.starts for w in workers)
@@ -642,6 +668,8 @@ def print_figures(fig: Figures) -> None:
         print(f"database: cut off {fig.cuts} times, {fig.cut_seconds:.1f} s in all; "
               f"{fig.cut_refused} connections refused meanwhile; people told to wait "
               f"{fig.told_to_wait} times")
+    if fig.slow_spells:
+        print(f"telegram: slow {fig.slow_spells} times (the next few sendMessage answers late)")
     print(f"updates:  issued {fig.updates_issued}, applied {fig.updates_applied}, "
           f"handed out more than once {fig.updates_redelivered} (at-least-once delivery)")
     print(f"tickets:  {fig.tickets} for {fig.submitted} submitted reports — exactly once "
@@ -677,18 +705,28 @@ def main() -> None:
     parser.add_argument("--setups", default="sqlite,postgres",
                         help="sqlite (one poller) and/or postgres (two webhook workers)")
     parser.add_argument("--kill-every", default="1,4",
-                        help="seconds between kills, MIN,MAX (uniformly random)")
+                        help="seconds between kills, MIN,MAX (uniformly random); 0: no kills")
     parser.add_argument("--cut-db-every", default="",
                         help="PostgreSQL set-up: seconds between database cuts, MIN,MAX "
                              "(off when not given)")
     parser.add_argument("--cut-db-for", default="0.5,3",
                         help="how long each database cut lasts, MIN,MAX seconds")
+    parser.add_argument("--slow-sends", default="",
+                        help="seconds between spells of slow sendMessage answers, MIN,MAX "
+                             "(off when not given)")
+    parser.add_argument("--slow-for", type=float, default=8.0,
+                        help="how late a slow answer comes, seconds")
+    parser.add_argument("--slow-count", type=int, default=3,
+                        help="sendMessage calls answered late in each spell")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds a person waits for a reply before counting it lost")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
-    low, high = (float(x) for x in args.kill_every.split(","))
+    bounds = [float(x) for x in args.kill_every.split(",")]
+    low, high = bounds[0], bounds[-1]  # "0" alone turns kills off
     args.kill_every = (low, high)
+    args.slow_sends = (tuple(float(x) for x in args.slow_sends.split(","))
+                       if args.slow_sends else None)
     args.cut_db_every = (tuple(float(x) for x in args.cut_db_every.split(","))
                          if args.cut_db_every else None)
     args.cut_db_for = tuple(float(x) for x in args.cut_db_for.split(","))
@@ -701,8 +739,12 @@ def main() -> None:
         if reason:
             print(f"PostgreSQL not reachable ({reason}); SQLite only", file=sys.stderr)
             setups = [s for s in setups if s != "postgres"]
+    kills = f"kill -9 every {low:g}–{high:g} s" if (low, high) != (0, 0) else "no kills"
     print(f"Zhitong fault benchmark — {args.reports} reports from {args.users} users, "
-          f"kill -9 every {low:g}–{high:g} s, seed {args.seed}; CPUs {os.cpu_count()}")
+          f"{kills}, seed {args.seed}; CPUs {os.cpu_count()}")
+    if args.slow_sends:
+        print("Telegram slow every {:g}–{:g} s: the next {} sendMessage answers {:g} s late".format(
+            *args.slow_sends, args.slow_count, args.slow_for))
     if args.cut_db_every:
         print("PostgreSQL set-up: database cut off every {:g}–{:g} s for {:g}–{:g} s".format(
             *args.cut_db_every, *args.cut_db_for))

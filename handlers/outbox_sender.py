@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -23,8 +24,13 @@ from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-# Long enough for one paced batch; short enough that a crashed sender's rows come back soon.
+# How long a claim holds a row. Renewed while the row is held (a slow send, a long wait), so
+# it need not cover either; it bounds how soon a crashed sender's rows come back, and how long
+# a sender cut off from the database has to record what it sent before another takes it.
 LEASE = timedelta(seconds=15)
+# A held row's lease is renewed once less than this share of it is left; a send starts only
+# while at least half is left (`_may_send`).
+RENEW_BELOW = 0.75
 MAX_BACKOFF_SECONDS = 300.0
 MAX_ATTEMPTS = 12
 # Longest a sent message's "sent" mark waits to share a write with others, while sends go on:
@@ -47,6 +53,15 @@ class RetryLater(Exception):
 
 class Permanent(Exception):
     """A 4xx that retrying cannot fix (bad request, bot blocked by the user)."""
+
+
+@dataclass(frozen=True)
+class _Lease:
+    """A row this sender holds: the lease as stored (`claimed_until`), and when it ends on
+    this process's monotonic clock, counted from before the claim or renewal was sent."""
+
+    until: datetime | None
+    ends: float
 
 
 class Transport(Protocol):
@@ -95,9 +110,8 @@ class OutboxSender:
         self._chat_blocked: dict[int, float] = {}
         self._global_next = 0.0
         self._wake = asyncio.Event()
-        # One lane per chat with rows in hand: its rows in order (each with the monotonic time
-        # it was claimed), and the task sending them.
-        self._lanes: dict[int, collections.deque[tuple[ClaimedRow, float]]] = {}
+        # One lane per chat with rows in hand: its rows in order, and the task sending them.
+        self._lanes: dict[int, collections.deque[ClaimedRow]] = {}
         self._lane_tasks: dict[int, asyncio.Future[None]] = {}
         self._lane_done = asyncio.Event()
         self._lane_errors: list[BaseException] = []
@@ -106,11 +120,11 @@ class OutboxSender:
         self._pacing = 0  # lanes asleep until their pace allows the next send
         self._sent_since = 0.0  # when the oldest unwritten "sent" mark was made
         self.sent_count = 0
-        # Rows this sender claimed and has not finished, each with when its lease ends:
-        # released on shutdown so a restart does not wait out the lease; and a give-back
-        # releases a row only while that lease stands (once it ran out another sender may
-        # hold the row).
-        self._claimed: dict[int, datetime | None] = {}
+        # Rows this sender claimed and has not finished, with their leases: renewed before
+        # they run out; released on shutdown so a restart does not wait out the lease; and a
+        # give-back releases a row only while its lease stands (once it ran out another
+        # sender may hold the row). A row missing here is not this sender's to send.
+        self._claimed: dict[int, _Lease] = {}
         self._stop: asyncio.Event | None = None
         # Rows sent whose "sent" mark is not written yet: written together — before a lane
         # waits (pacing), by a lane that ends while the others pace or once the oldest mark is
@@ -137,6 +151,10 @@ class OutboxSender:
             await self._loop(stop, idle_seconds)
         finally:
             try:
+                if self._stopping():
+                    # The sends in flight are finished: keep their leases while they are.
+                    with contextlib.suppress(Exception):
+                        await self._renew_leases()
                 await self._end_lanes()
             finally:
                 try:
@@ -184,15 +202,18 @@ class OutboxSender:
             got = 0
             try:
                 await self._tidy()
+                await self._renew_leases()
                 if room > 0:
                     got = await self._claim(room)
             except Exception as exc:  # keep the loop alive; the rows stay pending
                 self._round_failed(exc)
+            # While rows are held, come round often enough to renew their leases in time.
+            idle = min(idle_seconds, self._lease_s / 8) if self._claimed else idle_seconds
             if room <= 0 or got >= room:
                 # Full: more may be waiting. Claim again as soon as a chat's lane has ended.
-                await self._wait_for(stop, self._lane_done, idle_seconds)
+                await self._wait_for(stop, self._lane_done, idle)
                 continue
-            woken = await self._wait_for(stop, self._wake, idle_seconds)
+            woken = await self._wait_for(stop, self._wake, idle)
             if woken is self._wake and self.linger > 0 and not stop.is_set():
                 # Let the messages of updates being applied right now join this claim.
                 with contextlib.suppress(TimeoutError):
@@ -240,8 +261,8 @@ class OutboxSender:
         at once by another sender, they would go out twice. So during an outage,
         and for one lease after it, while the senders that were cut off write their records,
         only leases that ended a lease before the outage began are taken: every lease a
-        sender could still be sending under ends later (a send starts at most half a lease
-        after its claim, and a sender stops starting sends once it finds the database away).
+        sender could still be sending under ends later (a send starts only while half its
+        lease is left, and a sender stops starting sends once it finds the database away).
         A sender that died meanwhile has its rows sent one lease late.
 
         Only senders that noticed the outage hold off: one started after it, or one whose
@@ -286,30 +307,69 @@ class OutboxSender:
             raise errors[0]
         return self._finished - before
 
+    @property
+    def _lease_s(self) -> float:
+        return self.lease.total_seconds()
+
     async def _claim(self, limit: int) -> int:
         """Claim up to `limit` due rows and hand each to its chat's lane."""
+        started = self._mono()
         now = self.clock.now()
         async with self.uow_factory() as uow:
             rows = list(await uow.outbox.claim_due(now, limit, self.lease,
                                                    expired_before=self._lease_cutoff(now)))
             await uow.commit()
         self._reached()
-        claimed_at = self._mono()
         fresh = []
         for row in rows:
             # A row this sender still holds (in a lane, or sent and not yet recorded) whose
             # lease ran out is not taken twice: the claim only renewed its lease.
             if row.id not in self._claimed:
                 fresh.append(row)
-            self._claimed[row.id] = row.until
-        rows = fresh
-        for row in rows:
+            self._claimed[row.id] = _Lease(row.until, started + self._lease_s)
+        for row in fresh:
             lane = self._lanes.get(row.chat_id)
             if lane is None:
                 lane = self._lanes[row.chat_id] = collections.deque()
                 self._lane_tasks[row.chat_id] = asyncio.ensure_future(self._run_lane(row.chat_id))
-            lane.append((row, claimed_at))
-        return len(rows)
+            lane.append(row)
+        return len(fresh)
+
+    async def _renew_leases(self) -> None:
+        """Renew the lease of every row this sender holds that has less than RENEW_BELOW of
+        it left: a send slower than half the lease (an upload, a slow network), or rows
+        waiting behind a backlog, stay this sender's. Before, another sender took such a row
+        once its lease ran out and sent it again. A row the renewal does not find still
+        leased by this sender is dropped: it is not sent here (`_may_send`)."""
+        started = self._mono()
+        due = {row_id: held for row_id, held in self._claimed.items()
+               if held.until is not None and held.ends - started < self._lease_s * RENEW_BELOW}
+        if not due:
+            return
+        now = self.clock.now()
+        until = now + self.lease
+        by_lease: dict[datetime, list[int]] = {}
+        for row_id, held in due.items():
+            assert held.until is not None
+            by_lease.setdefault(held.until, []).append(row_id)
+        renewed: set[int] = set()
+        async with self.uow_factory() as uow:
+            for old, ids in by_lease.items():
+                renewed |= await uow.outbox.renew_many(ids, old, until)
+            await uow.commit()
+        self._reached()
+        lost = []
+        for row_id, held in due.items():
+            if self._claimed.get(row_id) is not held:
+                continue  # finished, given back or claimed again meanwhile
+            if row_id in renewed:
+                self._claimed[row_id] = _Lease(until, started + self._lease_s)
+            else:
+                del self._claimed[row_id]
+                lost.append(row_id)
+        if lost:
+            log.warning("outbox: rows %s are no longer this sender's (their lease ran out and "
+                        "another sender took them); not sent here", lost)
 
     def _held(self) -> int:
         return sum(len(lane) for lane in self._lanes.values())
@@ -358,7 +418,7 @@ class OutboxSender:
             else:
                 log.exception("outbox delivery to chat %s failed", chat_id)
             self._lane_errors.append(exc)
-            for row, _ in lane:  # taken again by a claim once the lease runs out
+            for row in lane:  # taken again by a claim once the lease runs out
                 self._claimed.pop(row.id, None)
             lane.clear()
         finally:
@@ -366,16 +426,15 @@ class OutboxSender:
             del self._lane_tasks[chat_id]
             self._lane_done.set()
 
-    async def _send_lane(self, chat_id: int,
-                         lane: collections.deque[tuple[ClaimedRow, float]]) -> None:
+    async def _send_lane(self, chat_id: int, lane: collections.deque[ClaimedRow]) -> None:
         """One chat's rows, in order, one at a time; what cannot go now is given back."""
         while lane:
             if self._stopping():
                 return  # shutting down: the finally of run() releases what is left
-            row, claimed_at = lane[0]
+            row = lane[0]
             wait = self._chat_next.get(chat_id, 0.0) - self._mono()
             if (self._mono() < self._chat_blocked.get(chat_id, 0.0) or wait > 2.0
-                    or not self._may_send(claimed_at)):
+                    or not self._may_send(row.id)):
                 self._give_back(lane)
                 return
             if wait > 0:
@@ -384,7 +443,7 @@ class OutboxSender:
             if self._stopping():
                 return
             async with self._in_flight:
-                if not self._may_send(claimed_at):  # the waits above took too long
+                if not self._may_send(row.id):  # the waits above took too long
                     self._give_back(lane)
                     return
                 done = await self._deliver(row)
@@ -394,15 +453,19 @@ class OutboxSender:
                 return
             self._finished += 1
 
-    def _may_send(self, claimed_at: float) -> bool:
-        """Not if the row was held so long that its lease could run out during the send (and
-        another sender take it); not while the database is away (what is sent now could not
-        be recorded: see `_lease_cutoff`)."""
-        fresh = self._mono() - claimed_at <= self.lease.total_seconds() / 2
-        return fresh and self._outage_began is None
+    def _may_send(self, row_id: int) -> bool:
+        """Not a row this sender no longer holds (another took it). Not while the database is
+        away: what is sent now could not be recorded (see `_lease_cutoff`); nor with less than
+        half the lease left, which means renewals have been failing (a renewal comes before a
+        quarter is gone): if this sender is cut off, the lease must outlast the send and the
+        record."""
+        held = self._claimed.get(row_id)
+        if held is None or self._outage_began is not None:
+            return False
+        return held.ends - self._mono() >= self._lease_s / 2
 
-    def _give_back(self, lane: collections.deque[tuple[ClaimedRow, float]]) -> None:
-        self._release.extend(row.id for row, _ in lane)
+    def _give_back(self, lane: collections.deque[ClaimedRow]) -> None:
+        self._release.extend(row.id for row in lane)
         lane.clear()
 
     async def _global_turn(self) -> None:
@@ -529,7 +592,11 @@ class OutboxSender:
     async def _release_many(self, row_ids: list[int]) -> None:
         by_lease: dict[datetime | None, list[int]] = {}
         for row_id in row_ids:
-            by_lease.setdefault(self._claimed.pop(row_id, None), []).append(row_id)
+            held = self._claimed.pop(row_id, None)
+            if held is not None:  # else no longer this sender's: another holds it
+                by_lease.setdefault(held.until, []).append(row_id)
+        if not by_lease:
+            return
         async with self.uow_factory() as uow:
             for until, ids in by_lease.items():
                 await uow.outbox.release_many(ids, leased_until=until)

@@ -528,16 +528,35 @@ class OutboxRepo(_Repo):
     async def release_many(self, row_ids: Sequence[int],
                            leased_until: datetime | None = None) -> None:
         """End the lease of rows a sender gives back unsent. With `leased_until` (the lease
-        it claimed them with) only while that lease stands: once it ran out, another sender
-        may have claimed the row, and clearing its lease would let a third take it too."""
+        it holds them by) only while that very lease stands: once it ran out, another sender
+        may have claimed the row, and clearing its lease would let a third take it too.
+        Compared for equality, so that the hosts' clocks need not agree."""
         await self.flush()
         if not row_ids:
             return
         t = _OUTBOX
         stmt = update(t).where(t.c.id.in_(list(row_ids)))
         if leased_until is not None:
-            stmt = stmt.where(t.c.claimed_until <= leased_until)
+            stmt = stmt.where(t.c.claimed_until == leased_until)
         await self.s.execute(stmt.values(claimed_until=None))
+
+    async def renew_many(self, row_ids: Sequence[int], leased_until: datetime,
+                         until: datetime) -> set[int]:
+        """Extend the lease of rows a sender still holds (a slow send, a long wait) to `until`,
+        before it runs out; the ids renewed. A row missing from the answer is no longer this
+        sender's: its lease ran out and another sender claimed it, or it was finished."""
+        await self.flush()
+        if not row_ids:
+            return set()
+        t = _OUTBOX
+        rows = await self.s.execute(
+            update(t)
+            .where(t.c.id.in_(list(row_ids)), t.c.status == "pending",
+                   t.c.claimed_until == leased_until)
+            .values(claimed_until=until)
+            .returning(t.c.id)
+        )
+        return {int(r.id) for r in rows}
 
     async def postpone(self, row_id: int, not_before: datetime, reason: str,
                        count: bool) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from domain.clock import FrozenClock, SystemClock
 from handlers import outmsg
-from handlers.outbox_sender import MAX_ATTEMPTS, OutboxSender, Permanent, RetryLater
+from handlers.outbox_sender import MAX_ATTEMPTS, OutboxSender, Permanent, RetryLater, _Lease
 from storage.models import OutboxMessage
 from storage.uow import UnitOfWorkFactory
 from tests.factories import make_uow_factory
@@ -674,11 +674,11 @@ async def test_a_sent_row_whose_record_is_pending_is_not_released_at_shutdown(
     sent_id = await enqueue(uow_factory, now, A, "sent-unrecorded")
     held_id = await enqueue(uow_factory, now, B, "claimed-unsent")
     async with uow_factory() as uow:
-        claimed = {r.id for r in await uow.outbox.claim_due(now, 10, timedelta(seconds=15))}
+        rows = await uow.outbox.claim_due(now, 10, timedelta(seconds=15))
         await uow.commit()
-    assert claimed == {sent_id, held_id}
+    assert {r.id for r in rows} == {sent_id, held_id}
     s = OutboxSender(uow_factory, RecordingTransport(), SystemClock())
-    s._claimed = {sent_id: None, held_id: None}
+    s._claimed = {r.id: _Lease(r.until, 0.0) for r in rows}
     s._sent = [(sent_id, 5001)]  # sent; its record could not be written
     await s.release_claims()
     assert (await row_of(uow_factory, "sent-unrecorded")).claimed_until is not None
@@ -992,3 +992,97 @@ async def test_a_give_back_after_the_lease_ran_out_leaves_the_new_holder_alone(
         await uow.outbox.release_many([row_id], leased_until=b_row.until)
         await uow.commit()
     assert (await row_of(uow_factory, "contested")).claimed_until is None
+
+
+class SlowTransport(RecordingTransport):
+    """Each message whose text is in `slow` takes that many seconds to be answered."""
+
+    def __init__(self, slow: dict[str, float]) -> None:
+        super().__init__()
+        self.slow = slow
+        self.started: list[str] = []
+
+    async def deliver(self, chat_id: int, payload: dict[str, Any],
+                      message_id: int | None) -> int | None:
+        text = str(payload.get("text"))
+        self.started.append(text)
+        await asyncio.sleep(self.slow.get(text, 0.0))
+        return await super().deliver(chat_id, payload, message_id)
+
+
+async def test_a_send_slower_than_the_lease_stays_with_its_sender(database_url: str) -> None:
+    # An upload over a slow line: A's first message takes three leases to be answered, and
+    # its second waits behind it. A renews both leases meanwhile, so B, claiming all along,
+    # takes neither; A sends both, in order, once. Before, B took the first once its lease
+    # ran out and sent it again, and the second went out through B ahead of the first.
+    lease = timedelta(seconds=0.4)
+    keys = [f"{A}:upload", f"{A}:after"]
+    async with two_workers_databases(database_url) as factories:
+        for key in keys:
+            await enqueue(factories[0], SystemClock().now(), A, key)
+        t_a, t_b = SlowTransport({keys[0]: 1.2}), RecordingTransport()
+        a, b = [OutboxSender(f, t, SystemClock(), per_chat_interval=0, global_per_second=0,
+                             lease=lease, linger=0)
+                for f, t in ((factories[0], t_a), (factories[1], t_b))]
+        stop = asyncio.Event()
+        # A would claim again only after 5 s (B every 50 ms): its renewals do not depend on
+        # its claims coming round (a claim finding a held row with its lease run out renews
+        # it too, but only if it comes before another sender's).
+        run_a = asyncio.create_task(a.run(stop, idle_seconds=5))
+
+        async def a_started() -> bool:
+            return bool(t_a.started)
+
+        await _until(a_started)
+        run_b = asyncio.create_task(b.run(stop, idle_seconds=0.05))
+
+        async def all_sent() -> bool:
+            async with factories[0]() as uow:
+                return all(r.status == "sent" for r in await uow.outbox.all())
+
+        await _until(all_sent, 10)
+        await asyncio.sleep(0.5)  # room for a wrong second send
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(run_a, run_b), 10)
+    assert t_a.texts() == keys
+    assert t_b.delivered == []
+
+
+async def test_a_row_another_sender_took_is_not_sent(
+        uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture) -> None:
+    # A holds two rows for one chat, the first in a slow send. Meanwhile the second's lease
+    # is taken over (as when A's renewals could not get through and it ran out). A's next
+    # renewal finds it gone: A does not send it, and leaves the new holder's lease alone.
+    lease = timedelta(seconds=0.4)
+    first, second = f"{A}:slow", f"{A}:taken"
+    await enqueue(uow_factory, SystemClock().now(), A, first)
+    second_id = await enqueue(uow_factory, SystemClock().now(), A, second)
+    t = SlowTransport({first: 0.8})
+    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=0, global_per_second=0,
+                     lease=lease, linger=0)
+    stop = asyncio.Event()
+    with caplog.at_level("WARNING", logger="handlers.outbox_sender"):
+        task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
+
+        async def first_started() -> bool:
+            return bool(t.started)
+
+        await _until(first_started)
+        async with uow_factory() as uow:  # its lease runs out; another sender claims it
+            await uow.outbox.release_many([second_id])
+            now = SystemClock().now()
+            [taken] = await uow.outbox.claim_due(now, 10, timedelta(seconds=60))
+            await uow.commit()
+        assert taken.id == second_id
+
+        async def first_recorded() -> bool:
+            return (await row_of(uow_factory, first)).status == "sent"
+
+        await _until(first_recorded)
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert t.started == [first]
+    row = await row_of(uow_factory, second)
+    assert row.status == "pending" and row.claimed_until == taken.until
+    assert f"rows [{second_id}] are no longer this sender's" in caplog.text
