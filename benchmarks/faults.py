@@ -403,6 +403,7 @@ class Figures:
     card_latency: list[float] = field(default_factory=list)
     submit_latency: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    drain_seconds: float = 0.0  # of `seconds`: after the stream, until all was applied and sent
     notes: list[str] = field(default_factory=list)
 
 
@@ -596,9 +597,11 @@ async def run_setup(setup: str, framework: str, args: argparse.Namespace,
             for task in (kill_task, cut_task, slow_task):
                 if task is not None:
                     await task
+            streamed = time.perf_counter()
             # Let the survivors drain: every update applied, every message out.
             await _settle(emu, url, 180)
             fig.seconds = time.perf_counter() - started
+            fig.drain_seconds = time.perf_counter() - streamed
             presser.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await presser
@@ -656,7 +659,8 @@ def print_figures(fig: Figures) -> None:
     title = ("SQLite, one polling process" if fig.setup == "sqlite"
              else "PostgreSQL, two webhook workers behind a round-robin proxy")
     print()
-    print(f"== {fig.framework}, {title}: {_verdict(fig)} ({fig.seconds:.0f} s)")
+    print(f"== {fig.framework}, {title}: {_verdict(fig)} ({fig.seconds:.0f} s, of which "
+          f"{fig.drain_seconds:.0f} s draining after the stream)")
     print(f"stream:   {fig.reports} reports, {fig.submitted} 提交 presses, "
           f"{fig.accept_presses} 受理 presses; replies lost: {fig.lost}")
     leaders = ("SQLite: the one process always leads" if fig.setup == "sqlite"

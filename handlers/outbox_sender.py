@@ -40,6 +40,8 @@ RECORD_WITHIN = 0.02
 # again (inside the runtimes' 5 s grace for the sender): a restart or fail-over often takes
 # no longer, and a mark lost here sends its message again after the outage.
 STOP_RECORD_PATIENCE = 4.0
+# At shutdown, how long renewing the leases of the sends in flight may take.
+STOP_RENEW_PATIENCE = 0.5
 
 
 class RetryLater(Exception):
@@ -115,7 +117,9 @@ class OutboxSender:
         self._lane_tasks: dict[int, asyncio.Future[None]] = {}
         self._lane_done = asyncio.Event()
         self._lane_errors: list[BaseException] = []
-        self._release: list[int] = []
+        # Rows the lanes gave back (no longer held), each with the lease it was held by: the
+        # release clears only that lease, so a stale give-back leaves a newer claim alone.
+        self._release: list[tuple[int, _Lease]] = []
         self._finished = 0
         self._pacing = 0  # lanes asleep until their pace allows the next send
         self._sent_since = 0.0  # when the oldest unwritten "sent" mark was made
@@ -151,16 +155,23 @@ class OutboxSender:
             await self._loop(stop, idle_seconds)
         finally:
             try:
-                if self._stopping():
-                    # The sends in flight are finished: keep their leases while they are.
-                    with contextlib.suppress(Exception):
-                        await self._renew_leases()
-                await self._end_lanes()
+                await self._stop_sends()
             finally:
                 try:
                     await self._record_sent_before_stopping()
                 finally:
                     await self.release_claims()
+
+    async def _stop_sends(self) -> None:
+        """End the lanes. When stopping, each finishes the send it is in the middle of: first
+        renew the leases of those sends (briefly: the runtimes' grace for the sender is short,
+        and cancelled, the lanes are still ended)."""
+        try:
+            if self._stopping():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._renew_leases(), STOP_RENEW_PATIENCE)
+        finally:
+            await self._end_lanes()
 
     async def _record_sent_before_stopping(self) -> None:
         loop = asyncio.get_running_loop()
@@ -184,13 +195,18 @@ class OutboxSender:
     async def release_claims(self) -> None:
         # Rows sent but not yet recorded (the database was away) stay leased: released, they
         # would go out again from the next claim.
-        claimed = set(self._claimed) - {row_id for row_id, _ in self._sent}
+        unsent = {row_id for row_id, _ in self._sent}
+        claimed = sorted((row_id, held) for row_id, held in self._claimed.items()
+                         if row_id not in unsent)
         if not claimed:
             return
+        for row_id, _ in claimed:
+            del self._claimed[row_id]
         try:
-            await self._release_many(sorted(claimed))
+            await self._release_many(claimed)
         except Exception:  # the lease expires anyway
-            log.debug("could not release outbox rows %s", sorted(claimed), exc_info=True)
+            log.debug("could not release outbox rows %s", [i for i, _ in claimed],
+                      exc_info=True)
 
     async def _loop(self, stop: asyncio.Event, idle_seconds: float) -> None:
         """Claim whenever there is room, so that a chat with several messages, or a slow
@@ -200,12 +216,19 @@ class OutboxSender:
             self._lane_done.clear()
             room = self.batch - self._held()
             got = 0
+            tidied = False
             try:
                 await self._tidy()
-                await self._renew_leases()
-                if room > 0:
-                    got = await self._claim(room)
+                tidied = True
             except Exception as exc:  # keep the loop alive; the rows stay pending
+                self._round_failed(exc)
+            try:
+                # Renewed even when the records could not be written (the sends in flight
+                # keep their leases); claimed only after them.
+                await self._renew_leases()
+                if tidied and room > 0:
+                    got = await self._claim(room)
+            except Exception as exc:
                 self._round_failed(exc)
             # While rows are held, come round often enough to renew their leases in time.
             idle = min(idle_seconds, self._lease_s / 8) if self._claimed else idle_seconds
@@ -323,8 +346,9 @@ class OutboxSender:
         fresh = []
         for row in rows:
             # A row this sender still holds (in a lane, or sent and not yet recorded) whose
-            # lease ran out is not taken twice: the claim only renewed its lease.
-            if row.id not in self._claimed:
+            # lease ran out is not taken twice: the claim only renewed its lease. So is one
+            # still in its lane after this sender lost it and got it back (its lane sends it).
+            if row.id not in self._claimed and not self._in_lane(row):
                 fresh.append(row)
             self._claimed[row.id] = _Lease(row.until, started + self._lease_s)
         for row in fresh:
@@ -335,28 +359,35 @@ class OutboxSender:
             lane.append(row)
         return len(fresh)
 
+    def _in_lane(self, row: ClaimedRow) -> bool:
+        return any(queued.id == row.id for queued in self._lanes.get(row.chat_id, ()))
+
     async def _renew_leases(self) -> None:
         """Renew the lease of every row this sender holds that has less than RENEW_BELOW of
         it left: a send slower than half the lease (an upload, a slow network), or rows
         waiting behind a backlog, stay this sender's. Before, another sender took such a row
         once its lease ran out and sent it again. A row the renewal does not find still
         leased by this sender is dropped: it is not sent here (`_may_send`)."""
-        started = self._mono()
-        due = {row_id: held for row_id, held in self._claimed.items()
-               if held.until is not None and held.ends - started < self._lease_s * RENEW_BELOW}
-        if not due:
-            return
-        now = self.clock.now()
-        until = now + self.lease
-        by_lease: dict[datetime, list[int]] = {}
-        for row_id, held in due.items():
-            assert held.until is not None
-            by_lease.setdefault(held.until, []).append(row_id)
-        renewed: set[int] = set()
-        async with self.uow_factory() as uow:
-            for old, ids in by_lease.items():
-                renewed |= await uow.outbox.renew_many(ids, old, until)
-            await uow.commit()
+        # Not while "sent" marks are being written: a row recorded but not yet let go of would
+        # look taken by another sender.
+        async with self._record_lock:
+            started = self._mono()
+            due = {row_id: held for row_id, held in self._claimed.items()
+                   if held.until is not None
+                   and held.ends - started < self._lease_s * RENEW_BELOW}
+            if not due:
+                return
+            now = self.clock.now()
+            until = now + self.lease
+            by_lease: dict[datetime, list[int]] = {}
+            for row_id, held in due.items():
+                assert held.until is not None
+                by_lease.setdefault(held.until, []).append(row_id)
+            renewed: set[int] = set()
+            async with self.uow_factory() as uow:
+                for old, ids in by_lease.items():
+                    renewed |= await uow.outbox.renew_many(ids, old, until)
+                await uow.commit()
         self._reached()
         lost = []
         for row_id, held in due.items():
@@ -465,7 +496,10 @@ class OutboxSender:
         return held.ends - self._mono() >= self._lease_s / 2
 
     def _give_back(self, lane: collections.deque[ClaimedRow]) -> None:
-        self._release.extend(row.id for row in lane)
+        for row in lane:
+            held = self._claimed.pop(row.id, None)
+            if held is not None:  # else no longer this sender's: nothing to give back
+                self._release.append((row.id, held))
         lane.clear()
 
     async def _global_turn(self) -> None:
@@ -589,12 +623,12 @@ class OutboxSender:
                                       reason, count)
             await uow.commit()
 
-    async def _release_many(self, row_ids: list[int]) -> None:
+    async def _release_many(self, rows: list[tuple[int, _Lease]]) -> None:
+        """End the leases of rows let go of, each only while the lease it was held by stands
+        (claimed again since, by another sender or this one, it is left alone)."""
         by_lease: dict[datetime | None, list[int]] = {}
-        for row_id in row_ids:
-            held = self._claimed.pop(row_id, None)
-            if held is not None:  # else no longer this sender's: another holds it
-                by_lease.setdefault(held.until, []).append(row_id)
+        for row_id, held in rows:
+            by_lease.setdefault(held.until, []).append(row_id)
         if not by_lease:
             return
         async with self.uow_factory() as uow:

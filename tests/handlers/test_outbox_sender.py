@@ -1086,3 +1086,47 @@ async def test_a_row_another_sender_took_is_not_sent(
     row = await row_of(uow_factory, second)
     assert row.status == "pending" and row.claimed_until == taken.until
     assert f"rows [{second_id}] are no longer this sender's" in caplog.text
+
+
+async def test_a_row_lost_and_given_back_is_sent_once_by_the_sender_that_gets_it_again(
+        uow_factory: UnitOfWorkFactory) -> None:
+    # A holds two rows for one chat, the first in a slow send. The second's lease is taken
+    # over, and A's renewal drops it; then the other sender gives it back, and A's next claim
+    # gets it again while it still waits in A's lane. It goes out once, after the first
+    # (it used to be queued a second time and sent twice).
+    lease = timedelta(seconds=0.4)
+    first, second = f"{A}:slow", f"{A}:second"
+    await enqueue(uow_factory, SystemClock().now(), A, first)
+    second_id = await enqueue(uow_factory, SystemClock().now(), A, second)
+    t = SlowTransport({first: 1.5})
+    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=0, global_per_second=0,
+                     lease=lease, linger=0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
+
+    async def first_started() -> bool:
+        return bool(t.started)
+
+    await _until(first_started)
+    async with uow_factory() as uow:  # another sender takes it over
+        await uow.outbox.release_many([second_id])
+        [taken] = await uow.outbox.claim_due(SystemClock().now(), 10, timedelta(seconds=60))
+        await uow.commit()
+
+    async def dropped() -> bool:
+        return second_id not in s._claimed
+
+    await _until(dropped)
+    async with uow_factory() as uow:  # ... and gives it back
+        await uow.outbox.release_many([second_id], leased_until=taken.until)
+        await uow.commit()
+
+    async def all_sent() -> bool:
+        async with uow_factory() as uow:
+            return all(r.status == "sent" for r in await uow.outbox.all())
+
+    await _until(all_sent)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert t.started == [first, second]
