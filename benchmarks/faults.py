@@ -255,6 +255,7 @@ class Stream:
     startups: list[float] = field(default_factory=list)  # seconds from restart to start line
     cuts: list[tuple[float, float]] = field(default_factory=list)  # database cut, from–to
     slow_spells: int = 0
+    slow_calls: int = 0  # sendMessage calls answered late
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -344,14 +345,19 @@ async def cutter(relay: TcpRelay, st: Stream, every: tuple[float, float],
 
 async def slower(emu: FaultEmulator, st: Stream, every: tuple[float, float], seconds: float,
                  count: int, rng: random.Random) -> None:
-    """Now and then make Telegram answer the next few sendMessage calls late."""
+    """Now and then make Telegram answer the next few sendMessage calls late. A spell begins
+    only once the last one's calls have come (spells piling up would slow every send), and
+    ends with the stream."""
     while not st.done.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(st.done.wait(), rng.uniform(*every))
         if st.done.is_set():
-            return
-        emu.delay_next("sendMessage", seconds, count=count)
-        st.slow_spells += 1
+            break
+        if not emu.faults_waiting():
+            emu.delay_next("sendMessage", seconds, count=count)
+            st.slow_spells += 1
+    st.slow_calls = st.slow_spells * count - emu.faults_waiting()
+    emu.clear_faults()
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -398,6 +404,8 @@ class Figures:
     cut_seconds: float = 0.0
     cut_refused: int = 0
     slow_spells: int = 0
+    slow_calls: int = 0
+    slow_for: float = 0.0
     told_to_wait: int = 0
     system_errors: int = 0
     card_latency: list[float] = field(default_factory=list)
@@ -624,7 +632,8 @@ async def run_setup(setup: str, framework: str, args: argparse.Namespace,
         fig.kills = len(st.kills)
         fig.cuts = len(st.cuts)
         fig.cut_seconds = sum(b - a for a, b in st.cuts)
-        fig.slow_spells = st.slow_spells
+        fig.slow_spells, fig.slow_calls = st.slow_spells, st.slow_calls
+        fig.slow_for = args.slow_for
         if st.startups:
             fig.startup_median = sorted(st.startups)[len(st.startups) // 2]
         fig.starts = sum(w.starts for w in workers)
@@ -673,7 +682,8 @@ def print_figures(fig: Figures) -> None:
               f"{fig.cut_refused} connections refused meanwhile; people told to wait "
               f"{fig.told_to_wait} times")
     if fig.slow_spells:
-        print(f"telegram: slow {fig.slow_spells} times (the next few sendMessage answers late)")
+        print(f"telegram: slow {fig.slow_spells} times: {fig.slow_calls} sendMessage calls "
+              f"answered {fig.slow_for:g} s late")
     print(f"updates:  issued {fig.updates_issued}, applied {fig.updates_applied}, "
           f"handed out more than once {fig.updates_redelivered} (at-least-once delivery)")
     print(f"tickets:  {fig.tickets} for {fig.submitted} submitted reports — exactly once "

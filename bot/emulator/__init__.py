@@ -106,7 +106,8 @@ applied=False, delay=0.0)`` — the next ``count`` calls of ``method`` ("*" = an
 error (429 with parameters.retry_after, 1 by default; 5xx "Internal Server Error" / "Bad
 Gateway" …); status=0 drops the connection; applied=True performs the call before failing;
 ``delay_next(method, seconds, count=1)`` — the next calls are answered normally, only late;
-``clear_faults()``. ``BotApiEmulator(rtt=seconds)`` (``python -m bot.emulator --rtt-ms``) puts a
+``faults_waiting()`` — how many calls those faults have still to answer; ``clear_faults()``.
+``BotApiEmulator(rtt=seconds)`` (``python -m bot.emulator --rtt-ms``) puts a
 network between bot and emulator: every Bot API call arrives rtt/2 late and its answer takes
 another rtt/2.
 

@@ -197,6 +197,10 @@ class BotApiEmulator(EmulatorState):
                                   remaining=count, description=None, applied=False,
                                   delay=seconds))
 
+    def faults_waiting(self) -> int:
+        """Calls still to be answered by faults set up with `fail_next` / `delay_next`."""
+        return sum(fault.remaining for fault in self._faults)
+
     def clear_faults(self) -> None:
         self._faults.clear()
 

@@ -712,10 +712,12 @@ async def test_a_round_trip_and_a_late_answer_as_over_a_network(emu: BotApiEmula
     assert took >= 0.2 - 0.01
     emu.rtt = 0.0
     emu.delay_next("sendMessage", 0.3)
+    assert emu.faults_waiting() == 1
     began = loop.time()
     status, body = await raw_call(emu, "sendMessage", json={"chat_id": ALICE, "text": "late"})
     assert (status, body["result"]["text"]) == (200, "late")  # answered normally, only late
     assert loop.time() - began >= 0.3 - 0.01
+    assert emu.faults_waiting() == 0
     status, _ = await raw_call(emu, "sendMessage", json={"chat_id": ALICE, "text": "on time"})
     assert status == 200 and len(emu.sent_messages(ALICE)) == 3
     with pytest.raises(ValueError):
