@@ -256,6 +256,8 @@ class Stream:
     cuts: list[tuple[float, float]] = field(default_factory=list)  # database cut, from–to
     slow_spells: int = 0
     slow_calls: int = 0  # sendMessage calls answered late
+    # How long after a kill a request the killed process had written may still be applied.
+    in_flight: float = IN_FLIGHT
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -496,8 +498,9 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
             fig.extra_deliveries += len(times) - rows
             # At-least-once window: a kill fell between the first and the last delivery. The
             # emulator stamps a request when it handles it, so a request the killed process had
-            # already written can be stamped just after the kill: allow IN_FLIGHT seconds.
-            if any(times[0] - IN_FLIGHT <= k <= times[-1] for k in st.kills):
+            # already written can be stamped after the kill: allow IN_FLIGHT seconds, and with
+            # slow answers their delay as well.
+            if any(times[0] - st.in_flight <= k <= times[-1] for k in st.kills):
                 fig.duplicates_explained += 1
             else:
                 nearest = min(st.kills, key=lambda k: abs(k - times[0]), default=None)
@@ -553,6 +556,8 @@ async def run_setup(setup: str, framework: str, args: argparse.Namespace,
         proxy: RoundRobinProxy | None = None
         workers: list[Worker] = []
         st = Stream()
+        if args.slow_sends:
+            st.in_flight += args.slow_for
         try:
             people = people_of(doc)
             for uid, name in people.items():
