@@ -693,6 +693,27 @@ async def _until(check: Callable[[], Any], seconds: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def run_a_then_b(a: OutboxSender, b: OutboxSender, a_ready: Callable[[], Any],
+                       done: Callable[[], Any], *, a_idle: float = 0.05,
+                       then_wait: float = 0.0, timeout: float = 5.0) -> None:
+    """Start sender A; once `a_ready()` start B; once `done()`, and `then_wait` seconds more
+    (room for a wrong send), stop both."""
+    stop = asyncio.Event()
+    run_a = asyncio.create_task(a.run(stop, idle_seconds=a_idle))
+    try:
+        await _until(a_ready)
+        run_b = asyncio.create_task(b.run(stop, idle_seconds=0.05))
+        try:
+            await _until(done, timeout)
+            await asyncio.sleep(then_wait)
+        finally:
+            stop.set()
+            await asyncio.wait_for(run_b, 10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(run_a, 10)
+
+
 class TwoWorkers:
     """Two senders on separate engines, each behind its own switch. A claims four rows (two
     chats) and the database goes away for A as its first send goes out; A sends them all
@@ -927,21 +948,14 @@ async def test_a_sender_cut_off_alone_stops_sending_once_it_notices(database_url
                          global_per_second=0, lease=lease, linger=0)
         b = OutboxSender(factories[1], t_b, SystemClock(), per_chat_interval=0.05,
                          global_per_second=0, lease=lease, linger=0)
-        stop = asyncio.Event()
-        run_a = asyncio.create_task(a.run(stop, idle_seconds=0.05))
 
         async def a_sent() -> bool:
             return bool(t_a.delivered)
 
-        await _until(a_sent)
-        run_b = asyncio.create_task(b.run(stop, idle_seconds=0.05))
-
         async def b_sent_all() -> bool:
             return len(t_b.delivered) == 4
 
-        await _until(b_sent_all)
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(run_a, run_b), 10)
+        await run_a_then_b(a, b, a_sent, b_sent_all)
         assert t_a.texts() == [keys[0]]
         assert t_b.texts() == keys  # in order, the first one again (at least once)
 
@@ -1024,109 +1038,94 @@ async def test_a_send_slower_than_the_lease_stays_with_its_sender(database_url: 
         a, b = [OutboxSender(f, t, SystemClock(), per_chat_interval=0, global_per_second=0,
                              lease=lease, linger=0)
                 for f, t in ((factories[0], t_a), (factories[1], t_b))]
-        stop = asyncio.Event()
-        # A would claim again only after 5 s (B every 50 ms): its renewals do not depend on
-        # its claims coming round (a claim finding a held row with its lease run out renews
-        # it too, but only if it comes before another sender's).
-        run_a = asyncio.create_task(a.run(stop, idle_seconds=5))
 
         async def a_started() -> bool:
             return bool(t_a.started)
-
-        await _until(a_started)
-        run_b = asyncio.create_task(b.run(stop, idle_seconds=0.05))
 
         async def all_sent() -> bool:
             async with factories[0]() as uow:
                 return all(r.status == "sent" for r in await uow.outbox.all())
 
-        await _until(all_sent, 10)
-        await asyncio.sleep(0.5)  # room for a wrong second send
-        stop.set()
-        await asyncio.wait_for(asyncio.gather(run_a, run_b), 10)
+        # A would claim again only after 5 s (B every 50 ms): its renewals do not depend on
+        # its claims coming round (a claim finding a held row with its lease run out renews
+        # it too, but only if it comes before another sender's).
+        await run_a_then_b(a, b, a_started, all_sent, a_idle=5, then_wait=0.5, timeout=10)
     assert t_a.texts() == keys
     assert t_b.delivered == []
 
 
-async def test_a_row_another_sender_took_is_not_sent(
-        uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture) -> None:
-    # A holds two rows for one chat, the first in a slow send. Meanwhile the second's lease
-    # is taken over (as when A's renewals could not get through and it ran out). A's next
-    # renewal finds it gone: A does not send it, and leaves the new holder's lease alone.
-    lease = timedelta(seconds=0.4)
-    first, second = f"{A}:slow", f"{A}:taken"
-    await enqueue(uow_factory, SystemClock().now(), A, first)
-    second_id = await enqueue(uow_factory, SystemClock().now(), A, second)
-    t = SlowTransport({first: 0.8})
-    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=0, global_per_second=0,
-                     lease=lease, linger=0)
-    stop = asyncio.Event()
-    with caplog.at_level("WARNING", logger="handlers.outbox_sender"):
-        task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
+class SecondTakenOver:
+    """A sender holds two rows for one chat, the first in a slow send; meanwhile another
+    sender takes the second over (its lease ends, then it is claimed for 60 s: `taken`)."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, slow_for: float) -> None:
+        self.uow_factory = uow_factory
+        self.first, self.second = f"{A}:slow", f"{A}:second"
+        self.t = SlowTransport({self.first: slow_for})
+        self.s = OutboxSender(uow_factory, self.t, SystemClock(), per_chat_interval=0,
+                              global_per_second=0, lease=timedelta(seconds=0.4), linger=0)
+        self.stop = asyncio.Event()
+
+    async def __aenter__(self) -> SecondTakenOver:
+        await enqueue(self.uow_factory, SystemClock().now(), A, self.first)
+        self.second_id = await enqueue(self.uow_factory, SystemClock().now(), A, self.second)
+        self.task = asyncio.create_task(self.s.run(self.stop, idle_seconds=0.05))
 
         async def first_started() -> bool:
-            return bool(t.started)
+            return bool(self.t.started)
 
         await _until(first_started)
-        async with uow_factory() as uow:  # its lease runs out; another sender claims it
-            await uow.outbox.release_many([second_id])
-            now = SystemClock().now()
-            [taken] = await uow.outbox.claim_due(now, 10, timedelta(seconds=60))
+        async with self.uow_factory() as uow:
+            await uow.outbox.release_many([self.second_id])
+            [self.taken] = await uow.outbox.claim_due(SystemClock().now(), 10,
+                                                      timedelta(seconds=60))
             await uow.commit()
-        assert taken.id == second_id
+        assert self.taken.id == self.second_id
+        return self
 
-        async def first_recorded() -> bool:
-            return (await row_of(uow_factory, first)).status == "sent"
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 10)
 
-        await _until(first_recorded)
-        await asyncio.sleep(0.5)
-        stop.set()
-        await asyncio.wait_for(task, 10)
-    assert t.started == [first]
-    row = await row_of(uow_factory, second)
-    assert row.status == "pending" and row.claimed_until == taken.until
-    assert f"rows [{second_id}] are no longer this sender's" in caplog.text
+
+async def test_a_row_another_sender_took_is_not_sent(
+        uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture) -> None:
+    # The second row's lease was taken over (as when A's renewals could not get through and
+    # it ran out). A's next renewal finds it gone: A does not send it, and leaves the new
+    # holder's lease alone.
+    with caplog.at_level("WARNING", logger="handlers.outbox_sender"):
+        async with SecondTakenOver(uow_factory, slow_for=0.8) as w:
+
+            async def first_recorded() -> bool:
+                return (await row_of(uow_factory, w.first)).status == "sent"
+
+            await _until(first_recorded)
+            await asyncio.sleep(0.5)
+    assert w.t.started == [w.first]
+    row = await row_of(uow_factory, w.second)
+    assert row.status == "pending" and row.claimed_until == w.taken.until
+    assert f"rows [{w.second_id}] are no longer this sender's" in caplog.text
 
 
 async def test_a_row_lost_and_given_back_is_sent_once_by_the_sender_that_gets_it_again(
         uow_factory: UnitOfWorkFactory) -> None:
-    # A holds two rows for one chat, the first in a slow send. The second's lease is taken
-    # over, and A's renewal drops it; then the other sender gives it back, and A's next claim
-    # gets it again while it still waits in A's lane. It goes out once, after the first
-    # (it used to be queued a second time and sent twice).
-    lease = timedelta(seconds=0.4)
-    first, second = f"{A}:slow", f"{A}:second"
-    await enqueue(uow_factory, SystemClock().now(), A, first)
-    second_id = await enqueue(uow_factory, SystemClock().now(), A, second)
-    t = SlowTransport({first: 1.5})
-    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=0, global_per_second=0,
-                     lease=lease, linger=0)
-    stop = asyncio.Event()
-    task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
+    # A's renewal drops the second row, taken over; then the other sender gives it back, and
+    # A's next claim gets it again while it still waits in A's lane. It goes out once, after
+    # the first (it used to be queued a second time and sent twice).
+    async with SecondTakenOver(uow_factory, slow_for=1.5) as w:
 
-    async def first_started() -> bool:
-        return bool(t.started)
+        async def dropped() -> bool:
+            return w.second_id not in w.s._claimed
 
-    await _until(first_started)
-    async with uow_factory() as uow:  # another sender takes it over
-        await uow.outbox.release_many([second_id])
-        [taken] = await uow.outbox.claim_due(SystemClock().now(), 10, timedelta(seconds=60))
-        await uow.commit()
+        await _until(dropped)
+        async with uow_factory() as uow:  # ... and gives it back
+            await uow.outbox.release_many([w.second_id], leased_until=w.taken.until)
+            await uow.commit()
 
-    async def dropped() -> bool:
-        return second_id not in s._claimed
+        async def all_sent() -> bool:
+            async with uow_factory() as uow:
+                return all(r.status == "sent" for r in await uow.outbox.all())
 
-    await _until(dropped)
-    async with uow_factory() as uow:  # ... and gives it back
-        await uow.outbox.release_many([second_id], leased_until=taken.until)
-        await uow.commit()
-
-    async def all_sent() -> bool:
-        async with uow_factory() as uow:
-            return all(r.status == "sent" for r in await uow.outbox.all())
-
-    await _until(all_sent)
-    await asyncio.sleep(0.3)
-    stop.set()
-    await asyncio.wait_for(task, 10)
-    assert t.started == [first, second]
+        await _until(all_sent)
+        await asyncio.sleep(0.3)
+    assert w.t.started == [w.first, w.second]
