@@ -117,18 +117,20 @@ class OutboxSender:
         self._lane_tasks: dict[int, asyncio.Future[None]] = {}
         self._lane_done = asyncio.Event()
         self._lane_errors: list[BaseException] = []
-        # Rows the lanes gave back (no longer held), each with the lease it was held by: the
-        # release clears only that lease, so a stale give-back leaves a newer claim alone.
-        self._release: list[tuple[int, _Lease]] = []
+        # Rows the lanes gave back: still held (in `_claimed`, whose lease a renewal may move
+        # on meanwhile) until the loop releases them by that lease.
+        self._giving_back: set[int] = set()
         self._finished = 0
         self._pacing = 0  # lanes asleep until their pace allows the next send
         self._sent_since = 0.0  # when the oldest unwritten "sent" mark was made
         self.sent_count = 0
-        # Rows this sender claimed and has not finished, with their leases: renewed before
-        # they run out; released on shutdown so a restart does not wait out the lease; and a
-        # give-back releases a row only while its lease stands (once it ran out another
-        # sender may hold the row). A row missing here is not this sender's to send.
+        # Rows this sender claimed and has not finished (in a lane, in flight, sent and not yet
+        # recorded, given back and not yet released), with their leases: renewed before they
+        # run out; released on shutdown so a restart does not wait out the lease; a release
+        # clears only the lease held (once it ran out another sender may hold the row). A
+        # row missing here is not this sender's to send.
         self._claimed: dict[int, _Lease] = {}
+        self._recording: set[int] = set()  # rows whose "sent" mark is being written
         self._stop: asyncio.Event | None = None
         # Rows sent whose "sent" mark is not written yet: written together — before a lane
         # waits (pacing), by a lane that ends while the others pace or once the oldest mark is
@@ -344,11 +346,14 @@ class OutboxSender:
             await uow.commit()
         self._reached()
         fresh = []
+        unrecorded = self._unrecorded()
         for row in rows:
-            # A row this sender still holds (in a lane, or sent and not yet recorded) whose
-            # lease ran out is not taken twice: the claim only renewed its lease. So is one
-            # still in its lane after this sender lost it and got it back (its lane sends it).
-            if row.id not in self._claimed and not self._in_lane(row):
+            # A row this sender still holds whose lease ran out is not taken twice: the claim
+            # only renews its lease. Nor one it lost (another sender took it over) and now
+            # gets back while it still waits in its lane (the lane sends it) or after it went
+            # out (its mark is written; another send would repeat it).
+            if (row.id not in self._claimed and not self._in_lane(row)
+                    and row.id not in unrecorded):
                 fresh.append(row)
             self._claimed[row.id] = _Lease(row.until, started + self._lease_s)
         for row in fresh:
@@ -362,6 +367,10 @@ class OutboxSender:
     def _in_lane(self, row: ClaimedRow) -> bool:
         return any(queued.id == row.id for queued in self._lanes.get(row.chat_id, ()))
 
+    def _unrecorded(self) -> set[int]:
+        """Rows sent whose "sent" mark is not written yet."""
+        return {row_id for row_id, _ in self._sent} | self._recording
+
     async def _renew_leases(self) -> None:
         """Renew the lease of every row this sender holds that has less than RENEW_BELOW of
         it left: a send slower than half the lease (an upload, a slow network), or rows
@@ -373,7 +382,7 @@ class OutboxSender:
         async with self._record_lock:
             started = self._mono()
             due = {row_id: held for row_id, held in self._claimed.items()
-                   if held.until is not None
+                   if held.until is not None and row_id not in self._giving_back
                    and held.ends - started < self._lease_s * RENEW_BELOW}
             if not due:
                 return
@@ -394,9 +403,11 @@ class OutboxSender:
             if self._claimed.get(row_id) is not held:
                 continue  # finished, given back or claimed again meanwhile
             if row_id in renewed:
+                # Given back meanwhile, it is released by this lease.
                 self._claimed[row_id] = _Lease(until, started + self._lease_s)
             else:
                 del self._claimed[row_id]
+                self._giving_back.discard(row_id)
                 lost.append(row_id)
         if lost:
             log.warning("outbox: rows %s are no longer this sender's (their lease ran out and "
@@ -408,7 +419,9 @@ class OutboxSender:
     async def _tidy(self) -> None:
         """Write the "sent" marks the lanes left, and release the rows they gave up."""
         await self._record_sent()
-        release, self._release = self._release, []
+        ids, self._giving_back = self._giving_back, set()
+        release = [(row_id, self._claimed.pop(row_id)) for row_id in sorted(ids)
+                   if row_id in self._claimed]
         if release:
             await self._release_many(release)
 
@@ -477,12 +490,26 @@ class OutboxSender:
                 if not self._may_send(row.id):  # the waits above took too long
                     self._give_back(lane)
                     return
+                held = self._claimed.get(row.id)
                 done = await self._deliver(row)
             lane.popleft()
+            self._settle(row.id, held)
             if not done:
                 self._give_back(lane)  # they must not overtake it
                 return
             self._finished += 1
+
+    def _settle(self, row_id: int, held: _Lease | None) -> None:
+        """After a send: a row postponed or failed is no longer held (its lease was cleared
+        with it), unless a claim took it again meanwhile: then that lease is given back. A
+        row sent stays held until its mark is written."""
+        now_held = self._claimed.get(row_id)
+        if now_held is None or row_id in self._unrecorded():
+            return
+        if now_held is held:
+            del self._claimed[row_id]
+        else:
+            self._giving_back.add(row_id)
 
     def _may_send(self, row_id: int) -> bool:
         """Not a row this sender no longer holds (another took it). Not while the database is
@@ -491,15 +518,13 @@ class OutboxSender:
         quarter is gone): if this sender is cut off, the lease must outlast the send and the
         record."""
         held = self._claimed.get(row_id)
-        if held is None or self._outage_began is not None:
+        if held is None or row_id in self._giving_back or self._outage_began is not None:
             return False
         return held.ends - self._mono() >= self._lease_s / 2
 
     def _give_back(self, lane: collections.deque[ClaimedRow]) -> None:
-        for row in lane:
-            held = self._claimed.pop(row.id, None)
-            if held is not None:  # else no longer this sender's: nothing to give back
-                self._release.append((row.id, held))
+        # Rows no longer this sender's have nothing to give back.
+        self._giving_back.update(row.id for row in lane if row.id in self._claimed)
         lane.clear()
 
     async def _global_turn(self) -> None:
@@ -538,10 +563,13 @@ class OutboxSender:
     async def _record_sent(self) -> None:
         # One writer at a time: lanes ending together share a write instead of each opening
         # a transaction (on SQLite the second would only wait for the first's lock).
+        if not self._sent:
+            return  # (a write under way takes the marks made before it)
         async with self._record_lock:
             sent, self._sent = self._sent, []
             if not sent:
                 return
+            self._recording = {row_id for row_id, _ in sent}
             try:
                 async with self.uow_factory() as uow:
                     await uow.outbox.finish_sent(sent, self.clock.now())
@@ -550,10 +578,12 @@ class OutboxSender:
                 # Not written (the database is unreachable, or we are cancelled): these went
                 # out, so they must not be sent again; the next write takes them along.
                 self._sent[:0] = sent
+                self._recording = set()
                 raise
+            for row_id, _ in sent:
+                self._claimed.pop(row_id, None)
+            self._recording = set()
         self._reached()
-        for row_id, _ in sent:
-            self._claimed.pop(row_id, None)
 
     def _remember(self, row_id: int, message_id: int) -> None:
         self._message_ids[row_id] = message_id
@@ -611,13 +641,11 @@ class OutboxSender:
         return float(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts)))
 
     async def _fail(self, row_id: int, reason: str) -> None:
-        self._claimed.pop(row_id, None)
         async with self.uow_factory() as uow:
             await uow.outbox.fail(row_id, self.clock.now(), reason)
             await uow.commit()
 
     async def _postpone(self, row_id: int, seconds: float, reason: str, count: bool = True) -> None:
-        self._claimed.pop(row_id, None)
         async with self.uow_factory() as uow:
             await uow.outbox.postpone(row_id, self.clock.now() + timedelta(seconds=seconds),
                                       reason, count)

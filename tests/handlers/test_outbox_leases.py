@@ -1,0 +1,264 @@
+"""The outbox sender's leases when a renewal, a give-back, a postpone and a claim cross: the
+row is released by the lease it is held by, is never held in no lane, and is never sent twice
+by the same sender. Each case forces one interleaving (a gated transport, a repository call
+that pauses at the right moment). Runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from domain.clock import SystemClock
+from handlers.outbox_sender import OutboxSender, RetryLater
+from storage.repositories import OutboxRepo
+from storage.uow import UnitOfWorkFactory
+from tests.handlers.test_outbox_sender import (
+    A,
+    B,
+    FakeMonotonic,
+    RecordingTransport,
+    _until,
+    enqueue,
+    row_of,
+)
+
+
+class Gated(RecordingTransport):
+    """Each message waits for its text's gate before it is answered."""
+
+    def __init__(self, gates: dict[str, asyncio.Event]) -> None:
+        super().__init__()
+        self.gates = gates
+        self.started: list[str] = []
+
+    async def deliver(self, chat_id: int, payload: dict[str, Any],
+                      message_id: int | None) -> int | None:
+        text = str(payload.get("text"))
+        self.started.append(text)
+        gate = self.gates.get(text)
+        if gate is not None:
+            await gate.wait()
+        return await super().deliver(chat_id, payload, message_id)
+
+
+async def test_a_give_back_made_during_a_renewal_is_released(
+        uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chat A: x in flight, y behind it. A renewal of both is on its way to the database when
+    # x is answered; y's pace is then 3 s off, so the lane gives y back. The renewal moves
+    # y's lease on: the release must use the new lease, or nothing matches and y stays leased
+    # a whole lease with nobody holding it.
+    now = SystemClock().now()
+    await enqueue(uow_factory, now, A, "x")
+    await enqueue(uow_factory, now, A, "y")
+    go = asyncio.Event()
+    t = Gated({"x": go})
+    mono = FakeMonotonic()
+    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=3.0,
+                     global_per_second=0, monotonic=mono, linger=0)
+    assert await s._claim(10) == 2
+    await asyncio.sleep(0.05)
+    assert t.started == ["x"]
+    real = OutboxRepo.renew_many
+
+    async def renew_while_x_is_answered(self: OutboxRepo, *a: Any, **k: Any) -> set[int]:
+        got = await real(self, *a, **k)
+        go.set()
+        await asyncio.sleep(0.1)  # the lane gives y back meanwhile
+        return got
+
+    monkeypatch.setattr(OutboxRepo, "renew_many", renew_while_x_is_answered)
+    mono.t += 5.0  # both due for renewal
+    await s._renew_leases()
+    await s._end_lanes(wait=True)
+    await s._tidy()
+    assert t.texts() == ["x"]
+    assert s._claimed == {}
+    assert (await row_of(uow_factory, "y")).claimed_until is None
+
+
+async def test_give_backs_not_yet_tidied_are_released_at_shutdown(
+        uow_factory: UnitOfWorkFactory) -> None:
+    # y is given back (its chat's pace is 3 s off) and the sender stops before its loop
+    # tidies: y is released at shutdown all the same (a restart need not wait out its lease).
+    now = SystemClock().now()
+    await enqueue(uow_factory, now, A, "x")
+    await enqueue(uow_factory, now, A, "y")
+    t = RecordingTransport()
+    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=3.0,
+                     global_per_second=0, linger=0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=30))
+
+    async def given_back() -> bool:
+        return bool(s._giving_back)
+
+    await _until(given_back)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert t.texts() == ["x"]
+    assert (await row_of(uow_factory, "y")).claimed_until is None
+
+
+async def test_a_lost_row_answered_during_a_claim_is_not_sent_again_by_its_sender(
+        uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # r is in flight (slow answer) when another sender takes its lease over; the renewal
+    # drops it. The other sender gives it back. r's answer comes while the loop's next claim
+    # is at the database, which returns r: r is no longer in its lane (it went out) nor in
+    # _claimed (dropped), but its "sent" mark is not written yet: it must not be taken as
+    # fresh and sent a second time by the same sender.
+    # (q keeps a second lane busy, so r's "sent" mark is not written at once.)
+    lease = timedelta(seconds=0.4)
+    r_id = await enqueue(uow_factory, SystemClock().now(), A, "r")
+    await enqueue(uow_factory, SystemClock().now(), B, "q")
+    gates = {"r": asyncio.Event(), "q": asyncio.Event()}
+    t = Gated(gates)
+    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=0, global_per_second=0,
+                     lease=lease, linger=0)
+    armed = False
+    real = OutboxRepo.claim_due
+
+    async def claim_while_r_is_answered(self: OutboxRepo, *a: Any, **k: Any) -> Any:
+        rows = await real(self, *a, **k)
+        if armed and any(row.id == r_id for row in rows):
+            gates["r"].set()
+            await asyncio.sleep(0.01)  # r's answer comes in meanwhile
+        return rows
+
+    monkeypatch.setattr(OutboxRepo, "claim_due", claim_while_r_is_answered)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
+
+    async def both_started() -> bool:
+        return sorted(t.started) == ["q", "r"]
+
+    await _until(both_started)
+    async with uow_factory() as uow:  # another sender takes r over
+        await uow.outbox.release_many([r_id])
+        [taken] = await real(uow.outbox, SystemClock().now(), 10, timedelta(seconds=60))
+        await uow.commit()
+    assert taken.id == r_id
+
+    async def dropped() -> bool:
+        return r_id not in s._claimed
+
+    await _until(dropped)
+    armed = True
+    async with uow_factory() as uow:  # ... and gives it back
+        await uow.outbox.release_many([r_id], leased_until=taken.until)
+        await uow.commit()
+
+    async def r_answered() -> bool:
+        return gates["r"].is_set()
+
+    await _until(r_answered)
+    await asyncio.sleep(0.2)
+    gates["q"].set()
+    await asyncio.sleep(0.2)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert t.attempts["r"] == 1, t.started
+
+
+async def test_a_give_back_during_a_renewal_does_not_let_a_later_row_overtake(
+        uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the first test, with z claimed later (not yet due for renewal) behind y: had the
+    # tidy released z but not y (renewed meanwhile), the next claim would send z ahead of y.
+    now = SystemClock().now()
+    await enqueue(uow_factory, now, A, "x")
+    await enqueue(uow_factory, now, A, "y")
+    go = asyncio.Event()
+    t = Gated({"x": go})
+    mono = FakeMonotonic()
+    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=3.0,
+                     global_per_second=0, monotonic=mono, linger=0)
+    assert await s._claim(10) == 2
+    await asyncio.sleep(0.05)
+    mono.t += 5.0
+    await enqueue(uow_factory, SystemClock().now(), A, "z")
+    assert await s._claim(10) == 1  # z joins the lane, behind y
+    real = OutboxRepo.renew_many
+
+    async def renew_while_x_is_answered(self: OutboxRepo, *a: Any, **k: Any) -> set[int]:
+        got = await real(self, *a, **k)
+        go.set()
+        await asyncio.sleep(0.1)
+        return got
+
+    monkeypatch.setattr(OutboxRepo, "renew_many", renew_while_x_is_answered)
+    await s._renew_leases()  # x and y are due, z is not
+    await s._end_lanes(wait=True)
+    await s._tidy()
+    mono.t += 3.5  # the chat's pace allows the next send
+    await s._claim(10)
+    await s._end_lanes(wait=True)
+    await s._tidy()
+    assert t.texts()[:2] == ["x", "y"], t.texts()
+
+
+class _PausingUow:
+    def __init__(self, outer: PauseAfterPostpone) -> None:
+        self.outer = outer
+        self.uow = outer.real()
+
+    async def __aenter__(self) -> Any:
+        return await self.uow.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.uow.__aexit__(*exc)
+        if self.outer.postponing:  # committed; the lane is still in _postpone
+            self.outer.postponing = False
+            self.outer.postponed.set()
+            await self.outer.resume.wait()
+
+
+class PauseAfterPostpone:
+    """A factory whose unit of work, after a postpone was committed, waits for `resume`."""
+
+    def __init__(self, real: UnitOfWorkFactory) -> None:
+        self.real = real
+        self.postponing = False
+        self.postponed = asyncio.Event()
+        self.resume = asyncio.Event()
+
+    def __call__(self) -> Any:
+        return _PausingUow(self)
+
+
+async def test_a_row_claimed_while_its_postpone_finishes_is_not_held_forever(
+        uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # r gets a 429 with retry_after 0: the lane postpones it (not_before = now, lease
+    # cleared). The loop's claim lands right after that commit, while r is still lane[0], so
+    # it only takes the new lease. When the lane moves on, that lease is given back: r must
+    # not stay held in no lane (renewed for ever, never sent, closed to other senders).
+    r_id = await enqueue(uow_factory, SystemClock().now(), A, "r")
+    t = RecordingTransport()
+    t.fail["r"] = [RetryLater(0.0, "429")]
+    factory = PauseAfterPostpone(uow_factory)
+    real_postpone = OutboxRepo.postpone
+
+    async def postpone(self: OutboxRepo, *a: Any, **k: Any) -> None:
+        factory.postponing = True
+        await real_postpone(self, *a, **k)
+
+    monkeypatch.setattr(OutboxRepo, "postpone", postpone)
+    mono = FakeMonotonic()
+    s = OutboxSender(factory, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
+                     global_per_second=0, monotonic=mono, linger=0)
+    assert await s._claim(10) == 1
+    await asyncio.wait_for(factory.postponed.wait(), 5)
+    await asyncio.sleep(0.01)  # now due again (retry_after 0)
+    assert await s._claim(10) == 0  # r: still in its lane, so only re-adopted
+    factory.resume.set()
+    await s._end_lanes(wait=True)
+    for _ in range(3):  # loop rounds: tidy, renew, claim
+        await s._tidy()
+        mono.t += 5.0
+        await s._renew_leases()
+        await s._claim(10)
+        await s._end_lanes(wait=True)
+    assert not s._lanes
+    assert r_id not in s._claimed  # not held with no lane to send it
+    assert t.texts() == ["r"]
