@@ -131,6 +131,7 @@ class OutboxSender:
         # row missing here is not this sender's to send.
         self._claimed: dict[int, _Lease] = {}
         self._recording: set[int] = set()  # rows whose "sent" mark is being written
+        self._recorded_during_claim: set[int] | None = None
         self._stop: asyncio.Event | None = None
         # Rows sent whose "sent" mark is not written yet: written together — before a lane
         # waits (pacing), by a lane that ends while the others pace or once the oldest mark is
@@ -321,10 +322,12 @@ class OutboxSender:
         rows one after another in order: across a network every request waits a round trip,
         and one at a time a sender would manage only 1/RTT messages per second."""
         before = self._finished
-        if not await self._claim(self.batch):
+        got = await self._claim(self.batch)
+        if got:
+            await self._end_lanes(wait=True)
+        await self._tidy()  # also when nothing was claimed: earlier give-backs are released
+        if not got:
             return 0
-        await self._end_lanes(wait=True)
-        await self._tidy()
         errors, self._lane_errors = self._lane_errors, []
         if errors:
             # The failed chat's rows stay leased until the lease runs out (whether they
@@ -340,18 +343,27 @@ class OutboxSender:
         """Claim up to `limit` due rows and hand each to its chat's lane."""
         started = self._mono()
         now = self.clock.now()
-        async with self.uow_factory() as uow:
-            rows = list(await uow.outbox.claim_due(now, limit, self.lease,
-                                                   expired_before=self._lease_cutoff(now)))
-            await uow.commit()
+        # Marks written while this claim is at the database: a row among them that the claim
+        # returns (a row this sender lost, sent, and got back) went out and is recorded.
+        recorded: set[int] = set()
+        self._recorded_during_claim = recorded
+        try:
+            async with self.uow_factory() as uow:
+                rows = list(await uow.outbox.claim_due(now, limit, self.lease,
+                                                       expired_before=self._lease_cutoff(now)))
+                await uow.commit()
+        finally:
+            self._recorded_during_claim = None
         self._reached()
         fresh = []
         unrecorded = self._unrecorded()
         for row in rows:
+            if row.id in recorded:
+                continue  # marked sent after the claim: nothing left to hold
             # A row this sender still holds whose lease ran out is not taken twice: the claim
             # only renews its lease. Nor one it lost (another sender took it over) and now
             # gets back while it still waits in its lane (the lane sends it) or after it went
-            # out (its mark is written; another send would repeat it).
+            # out (its mark is being written; another send would repeat it).
             if (row.id not in self._claimed and not self._in_lane(row)
                     and row.id not in unrecorded):
                 fresh.append(row)
@@ -582,6 +594,8 @@ class OutboxSender:
                 raise
             for row_id, _ in sent:
                 self._claimed.pop(row_id, None)
+            if self._recorded_during_claim is not None:
+                self._recorded_during_claim.update(self._recording)
             self._recording = set()
         self._reached()
 

@@ -262,3 +262,92 @@ async def test_a_row_claimed_while_its_postpone_finishes_is_not_held_forever(
     assert not s._lanes
     assert r_id not in s._claimed  # not held with no lane to send it
     assert t.texts() == ["r"]
+
+
+class _ClaimPausingUow:
+    def __init__(self, outer: PauseAfterClaim) -> None:
+        self.outer = outer
+        self.uow = outer.real()
+
+    async def __aenter__(self) -> Any:
+        return await self.uow.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.uow.__aexit__(*exc)
+        if self.outer.claimed_r:  # the claim returning r has committed; _claim not resumed
+            self.outer.claimed_r = False
+            await self.outer.during()
+
+
+class PauseAfterClaim:
+    """A factory whose unit of work, once a claim that returned the watched row has
+    committed, runs `during()` before the claim goes on."""
+
+    def __init__(self, real: UnitOfWorkFactory) -> None:
+        self.real = real
+        self.claimed_r = False
+        self.during: Any = None
+
+    def __call__(self) -> Any:
+        return _ClaimPausingUow(self)
+
+
+async def test_a_lost_row_recorded_while_its_claim_commits_is_not_sent_again(
+        uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the test before, but r's answer comes, and its mark is written, after the claim that
+    # returned r committed and before the claim looks at what it got: r is then in no lane,
+    # held by no lease and has no mark pending, yet must not be taken as fresh.
+    lease = timedelta(seconds=0.4)
+    r_id = await enqueue(uow_factory, SystemClock().now(), A, "r")
+    gates = {"r": asyncio.Event()}
+    t = Gated(gates)
+    factory = PauseAfterClaim(uow_factory)
+    s = OutboxSender(factory, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
+                     global_per_second=0, lease=lease, linger=0)
+    armed = False
+    real = OutboxRepo.claim_due
+
+    async def claim(self: OutboxRepo, *a: Any, **k: Any) -> Any:
+        rows = await real(self, *a, **k)
+        if armed and any(row.id == r_id for row in rows):
+            factory.claimed_r = True
+        return rows
+
+    async def during() -> None:
+        gates["r"].set()  # r's answer comes in, and its lane writes its mark
+
+        async def recorded() -> bool:
+            return (await row_of(uow_factory, "r")).status == "sent" and not s._recording
+        await _until(recorded)
+
+    factory.during = during
+    monkeypatch.setattr(OutboxRepo, "claim_due", claim)
+    stop = asyncio.Event()
+    task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
+
+    async def started() -> bool:
+        return t.started == ["r"]
+
+    await _until(started)
+    async with uow_factory() as uow:  # another sender takes r over
+        await uow.outbox.release_many([r_id])
+        [taken] = await real(uow.outbox, SystemClock().now(), 10, timedelta(seconds=60))
+        await uow.commit()
+
+    async def dropped() -> bool:
+        return r_id not in s._claimed
+
+    await _until(dropped)
+    armed = True
+    async with uow_factory() as uow:  # ... and gives it back
+        await uow.outbox.release_many([r_id], leased_until=taken.until)
+        await uow.commit()
+
+    async def answered() -> bool:
+        return gates["r"].is_set()
+
+    await _until(answered)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert t.attempts["r"] == 1, t.started
