@@ -6,6 +6,7 @@ that pauses at the right moment). Runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -44,32 +45,44 @@ class Gated(RecordingTransport):
         return await super().deliver(chat_id, payload, message_id)
 
 
-async def test_a_give_back_made_during_a_renewal_is_released(
-        uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Chat A: x in flight, y behind it. A renewal of both is on its way to the database when
-    # x is answered; y's pace is then 3 s off, so the lane gives y back. The renewal moves
-    # y's lease on: the release must use the new lease, or nothing matches and y stays leased
-    # a whole lease with nobody holding it.
+async def x_in_flight_y_behind(
+        uow_factory: UnitOfWorkFactory) -> tuple[OutboxSender, Gated, FakeMonotonic]:
+    """Chat A's x in flight (held until `t.gates["x"]` is set), y behind it; a 3 s pace."""
     now = SystemClock().now()
     await enqueue(uow_factory, now, A, "x")
     await enqueue(uow_factory, now, A, "y")
-    go = asyncio.Event()
-    t = Gated({"x": go})
+    t = Gated({"x": asyncio.Event()})
     mono = FakeMonotonic()
     s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=3.0,
                      global_per_second=0, monotonic=mono, linger=0)
     assert await s._claim(10) == 2
     await asyncio.sleep(0.05)
     assert t.started == ["x"]
+    return s, t, mono
+
+
+def answer_x_during_renewal(monkeypatch: pytest.MonkeyPatch, t: Gated) -> None:
+    """The next renewal, once its UPDATE ran, lets x be answered and waits a moment (the
+    lane gives y back meanwhile: its pace is 3 s off)."""
     real = OutboxRepo.renew_many
 
     async def renew_while_x_is_answered(self: OutboxRepo, *a: Any, **k: Any) -> set[int]:
         got = await real(self, *a, **k)
-        go.set()
-        await asyncio.sleep(0.1)  # the lane gives y back meanwhile
+        t.gates["x"].set()
+        await asyncio.sleep(0.1)
         return got
 
     monkeypatch.setattr(OutboxRepo, "renew_many", renew_while_x_is_answered)
+
+
+async def test_a_give_back_made_during_a_renewal_is_released(
+        uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chat A: x in flight, y behind it. A renewal of both is on its way to the database when
+    # x is answered; y's pace is then 3 s off, so the lane gives y back. The renewal moves
+    # y's lease on: the release must use the new lease, or nothing matches and y stays leased
+    # a whole lease with nobody holding it.
+    s, t, mono = await x_in_flight_y_behind(uow_factory)
+    answer_x_during_renewal(monkeypatch, t)
     mono.t += 5.0  # both due for renewal
     await s._renew_leases()
     await s._end_lanes(wait=True)
@@ -102,6 +115,27 @@ async def test_give_backs_not_yet_tidied_are_released_at_shutdown(
     assert (await row_of(uow_factory, "y")).claimed_until is None
 
 
+async def take_over_then_give_back(uow_factory: UnitOfWorkFactory, s: OutboxSender,
+                                   row_id: int, armed: asyncio.Event) -> None:
+    """Another sender takes the row over (its lease ends, then a 60 s claim); once `s`'s
+    renewal has dropped it, `armed` is set and the other sender gives it back."""
+    async with uow_factory() as uow:
+        await uow.outbox.release_many([row_id])
+        [taken] = await OutboxRepo.claim_due(uow.outbox, SystemClock().now(), 10,
+                                             timedelta(seconds=60))
+        await uow.commit()
+    assert taken.id == row_id
+
+    async def dropped() -> bool:
+        return row_id not in s._claimed
+
+    await _until(dropped)
+    armed.set()
+    async with uow_factory() as uow:
+        await uow.outbox.release_many([row_id], leased_until=taken.until)
+        await uow.commit()
+
+
 async def test_a_lost_row_answered_during_a_claim_is_not_sent_again_by_its_sender(
         uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # r is in flight (slow answer) when another sender takes its lease over; the renewal
@@ -117,12 +151,12 @@ async def test_a_lost_row_answered_during_a_claim_is_not_sent_again_by_its_sende
     t = Gated(gates)
     s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=0, global_per_second=0,
                      lease=lease, linger=0)
-    armed = False
+    armed = asyncio.Event()
     real = OutboxRepo.claim_due
 
     async def claim_while_r_is_answered(self: OutboxRepo, *a: Any, **k: Any) -> Any:
         rows = await real(self, *a, **k)
-        if armed and any(row.id == r_id for row in rows):
+        if armed.is_set() and any(row.id == r_id for row in rows):
             gates["r"].set()
             await asyncio.sleep(0.01)  # r's answer comes in meanwhile
         return rows
@@ -135,20 +169,7 @@ async def test_a_lost_row_answered_during_a_claim_is_not_sent_again_by_its_sende
         return sorted(t.started) == ["q", "r"]
 
     await _until(both_started)
-    async with uow_factory() as uow:  # another sender takes r over
-        await uow.outbox.release_many([r_id])
-        [taken] = await real(uow.outbox, SystemClock().now(), 10, timedelta(seconds=60))
-        await uow.commit()
-    assert taken.id == r_id
-
-    async def dropped() -> bool:
-        return r_id not in s._claimed
-
-    await _until(dropped)
-    armed = True
-    async with uow_factory() as uow:  # ... and gives it back
-        await uow.outbox.release_many([r_id], leased_until=taken.until)
-        await uow.commit()
+    await take_over_then_give_back(uow_factory, s, r_id, armed)
 
     async def r_answered() -> bool:
         return gates["r"].is_set()
@@ -166,28 +187,11 @@ async def test_a_give_back_during_a_renewal_does_not_let_a_later_row_overtake(
         uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # As the first test, with z claimed later (not yet due for renewal) behind y: had the
     # tidy released z but not y (renewed meanwhile), the next claim would send z ahead of y.
-    now = SystemClock().now()
-    await enqueue(uow_factory, now, A, "x")
-    await enqueue(uow_factory, now, A, "y")
-    go = asyncio.Event()
-    t = Gated({"x": go})
-    mono = FakeMonotonic()
-    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=3.0,
-                     global_per_second=0, monotonic=mono, linger=0)
-    assert await s._claim(10) == 2
-    await asyncio.sleep(0.05)
+    s, t, mono = await x_in_flight_y_behind(uow_factory)
     mono.t += 5.0
     await enqueue(uow_factory, SystemClock().now(), A, "z")
     assert await s._claim(10) == 1  # z joins the lane, behind y
-    real = OutboxRepo.renew_many
-
-    async def renew_while_x_is_answered(self: OutboxRepo, *a: Any, **k: Any) -> set[int]:
-        got = await real(self, *a, **k)
-        go.set()
-        await asyncio.sleep(0.1)
-        return got
-
-    monkeypatch.setattr(OutboxRepo, "renew_many", renew_while_x_is_answered)
+    answer_x_during_renewal(monkeypatch, t)
     await s._renew_leases()  # x and y are due, z is not
     await s._end_lanes(wait=True)
     await s._tidy()
@@ -199,7 +203,7 @@ async def test_a_give_back_during_a_renewal_does_not_let_a_later_row_overtake(
 
 
 class _PausingUow:
-    def __init__(self, outer: PauseAfterPostpone) -> None:
+    def __init__(self, outer: PauseAfterCommit) -> None:
         self.outer = outer
         self.uow = outer.real()
 
@@ -208,20 +212,19 @@ class _PausingUow:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.uow.__aexit__(*exc)
-        if self.outer.postponing:  # committed; the lane is still in _postpone
-            self.outer.postponing = False
-            self.outer.postponed.set()
-            await self.outer.resume.wait()
+        if self.outer.armed:  # committed; its caller has not gone on yet
+            self.outer.armed = False
+            await self.outer.during()
 
 
-class PauseAfterPostpone:
-    """A factory whose unit of work, after a postpone was committed, waits for `resume`."""
+class PauseAfterCommit:
+    """A unit-of-work factory: once `armed`, the next unit of work to end runs `during()`
+    before its caller goes on."""
 
-    def __init__(self, real: UnitOfWorkFactory) -> None:
+    def __init__(self, real: UnitOfWorkFactory, during: Callable[[], Awaitable[None]]) -> None:
         self.real = real
-        self.postponing = False
-        self.postponed = asyncio.Event()
-        self.resume = asyncio.Event()
+        self.armed = False
+        self.during = during
 
     def __call__(self) -> Any:
         return _PausingUow(self)
@@ -236,11 +239,17 @@ async def test_a_row_claimed_while_its_postpone_finishes_is_not_held_forever(
     r_id = await enqueue(uow_factory, SystemClock().now(), A, "r")
     t = RecordingTransport()
     t.fail["r"] = [RetryLater(0.0, "429")]
-    factory = PauseAfterPostpone(uow_factory)
+    postponed, resume = asyncio.Event(), asyncio.Event()
+
+    async def pause() -> None:  # the lane is still in _postpone
+        postponed.set()
+        await resume.wait()
+
+    factory = PauseAfterCommit(uow_factory, pause)
     real_postpone = OutboxRepo.postpone
 
     async def postpone(self: OutboxRepo, *a: Any, **k: Any) -> None:
-        factory.postponing = True
+        factory.armed = True
         await real_postpone(self, *a, **k)
 
     monkeypatch.setattr(OutboxRepo, "postpone", postpone)
@@ -248,10 +257,10 @@ async def test_a_row_claimed_while_its_postpone_finishes_is_not_held_forever(
     s = OutboxSender(factory, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
                      global_per_second=0, monotonic=mono, linger=0)
     assert await s._claim(10) == 1
-    await asyncio.wait_for(factory.postponed.wait(), 5)
+    await asyncio.wait_for(postponed.wait(), 5)
     await asyncio.sleep(0.01)  # now due again (retry_after 0)
     assert await s._claim(10) == 0  # r: still in its lane, so only re-adopted
-    factory.resume.set()
+    resume.set()
     await s._end_lanes(wait=True)
     for _ in range(3):  # loop rounds: tidy, renew, claim
         await s._tidy()
@@ -264,34 +273,6 @@ async def test_a_row_claimed_while_its_postpone_finishes_is_not_held_forever(
     assert t.texts() == ["r"]
 
 
-class _ClaimPausingUow:
-    def __init__(self, outer: PauseAfterClaim) -> None:
-        self.outer = outer
-        self.uow = outer.real()
-
-    async def __aenter__(self) -> Any:
-        return await self.uow.__aenter__()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.uow.__aexit__(*exc)
-        if self.outer.claimed_r:  # the claim returning r has committed; _claim not resumed
-            self.outer.claimed_r = False
-            await self.outer.during()
-
-
-class PauseAfterClaim:
-    """A factory whose unit of work, once a claim that returned the watched row has
-    committed, runs `during()` before the claim goes on."""
-
-    def __init__(self, real: UnitOfWorkFactory) -> None:
-        self.real = real
-        self.claimed_r = False
-        self.during: Any = None
-
-    def __call__(self) -> Any:
-        return _ClaimPausingUow(self)
-
-
 async def test_a_lost_row_recorded_while_its_claim_commits_is_not_sent_again(
         uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # As the test before, but r's answer comes, and its mark is written, after the claim that
@@ -301,17 +282,6 @@ async def test_a_lost_row_recorded_while_its_claim_commits_is_not_sent_again(
     r_id = await enqueue(uow_factory, SystemClock().now(), A, "r")
     gates = {"r": asyncio.Event()}
     t = Gated(gates)
-    factory = PauseAfterClaim(uow_factory)
-    s = OutboxSender(factory, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
-                     global_per_second=0, lease=lease, linger=0)
-    armed = False
-    real = OutboxRepo.claim_due
-
-    async def claim(self: OutboxRepo, *a: Any, **k: Any) -> Any:
-        rows = await real(self, *a, **k)
-        if armed and any(row.id == r_id for row in rows):
-            factory.claimed_r = True
-        return rows
 
     async def during() -> None:
         gates["r"].set()  # r's answer comes in, and its lane writes its mark
@@ -320,7 +290,18 @@ async def test_a_lost_row_recorded_while_its_claim_commits_is_not_sent_again(
             return (await row_of(uow_factory, "r")).status == "sent" and not s._recording
         await _until(recorded)
 
-    factory.during = during
+    factory = PauseAfterCommit(uow_factory, during)
+    s = OutboxSender(factory, t, SystemClock(), per_chat_interval=0,  # type: ignore[arg-type]
+                     global_per_second=0, lease=lease, linger=0)
+    armed = asyncio.Event()
+    real = OutboxRepo.claim_due
+
+    async def claim(self: OutboxRepo, *a: Any, **k: Any) -> Any:
+        rows = await real(self, *a, **k)
+        if armed.is_set() and any(row.id == r_id for row in rows):
+            factory.armed = True  # the claim's unit of work pauses once it has committed
+        return rows
+
     monkeypatch.setattr(OutboxRepo, "claim_due", claim)
     stop = asyncio.Event()
     task = asyncio.create_task(s.run(stop, idle_seconds=0.05))
@@ -329,19 +310,7 @@ async def test_a_lost_row_recorded_while_its_claim_commits_is_not_sent_again(
         return t.started == ["r"]
 
     await _until(started)
-    async with uow_factory() as uow:  # another sender takes r over
-        await uow.outbox.release_many([r_id])
-        [taken] = await real(uow.outbox, SystemClock().now(), 10, timedelta(seconds=60))
-        await uow.commit()
-
-    async def dropped() -> bool:
-        return r_id not in s._claimed
-
-    await _until(dropped)
-    armed = True
-    async with uow_factory() as uow:  # ... and gives it back
-        await uow.outbox.release_many([r_id], leased_until=taken.until)
-        await uow.commit()
+    await take_over_then_give_back(uow_factory, s, r_id, armed)
 
     async def answered() -> bool:
         return gates["r"].is_set()
