@@ -12,7 +12,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -62,8 +62,16 @@ class _Lease:
     """A row this sender holds: the lease as stored (`claimed_until`), and when it ends on
     this process's monotonic clock, counted from before the claim or renewal was sent."""
 
-    until: datetime | None
+    until: datetime
     ends: float
+
+
+def _by_lease(rows: Iterable[tuple[int, _Lease]]) -> dict[datetime, list[int]]:
+    """Row ids grouped by the stored lease they are held by (one conditional UPDATE each)."""
+    groups: dict[datetime, list[int]] = {}
+    for row_id, held in rows:
+        groups.setdefault(held.until, []).append(row_id)
+    return groups
 
 
 class Transport(Protocol):
@@ -198,7 +206,7 @@ class OutboxSender:
     async def release_claims(self) -> None:
         # Rows sent but not yet recorded (the database was away) stay leased: released, they
         # would go out again from the next claim.
-        unsent = {row_id for row_id, _ in self._sent}
+        unsent = self._unrecorded()
         claimed = sorted((row_id, held) for row_id, held in self._claimed.items()
                          if row_id not in unsent)
         if not claimed:
@@ -394,19 +402,14 @@ class OutboxSender:
         async with self._record_lock:
             started = self._mono()
             due = {row_id: held for row_id, held in self._claimed.items()
-                   if held.until is not None and row_id not in self._giving_back
+                   if row_id not in self._giving_back
                    and held.ends - started < self._lease_s * RENEW_BELOW}
             if not due:
                 return
-            now = self.clock.now()
-            until = now + self.lease
-            by_lease: dict[datetime, list[int]] = {}
-            for row_id, held in due.items():
-                assert held.until is not None
-                by_lease.setdefault(held.until, []).append(row_id)
+            until = self.clock.now() + self.lease
             renewed: set[int] = set()
             async with self.uow_factory() as uow:
-                for old, ids in by_lease.items():
+                for old, ids in _by_lease(due.items()).items():
                     renewed |= await uow.outbox.renew_many(ids, old, until)
                 await uow.commit()
         self._reached()
@@ -668,9 +671,7 @@ class OutboxSender:
     async def _release_many(self, rows: list[tuple[int, _Lease]]) -> None:
         """End the leases of rows let go of, each only while the lease it was held by stands
         (claimed again since, by another sender or this one, it is left alone)."""
-        by_lease: dict[datetime | None, list[int]] = {}
-        for row_id, held in rows:
-            by_lease.setdefault(held.until, []).append(row_id)
+        by_lease = _by_lease(rows)
         if not by_lease:
             return
         async with self.uow_factory() as uow:

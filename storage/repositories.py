@@ -123,7 +123,7 @@ class ClaimedRow:
     chat_id: int
     payload: dict[str, Any]
     attempts: int
-    until: datetime | None = None  # when the lease it was claimed with ends
+    until: datetime  # when the lease it was claimed with ends
 
 
 @cache
@@ -530,7 +530,7 @@ class OutboxRepo(_Repo):
         """End the lease of rows a sender gives back unsent. With `leased_until` (the lease
         it holds them by) only while that very lease stands: once it ran out, another sender
         may have claimed the row, and clearing its lease would let a third take it too.
-        Compared for equality, so that the hosts' clocks need not agree."""
+        Compared for equality: a later lease is told apart whatever the hosts' clocks say."""
         await self.flush()
         if not row_ids:
             return

@@ -21,28 +21,24 @@ from tests.handlers.test_outbox_sender import (
     B,
     FakeMonotonic,
     RecordingTransport,
+    SlowTransport,
     _until,
     enqueue,
     row_of,
 )
 
 
-class Gated(RecordingTransport):
+class Gated(SlowTransport):
     """Each message waits for its text's gate before it is answered."""
 
     def __init__(self, gates: dict[str, asyncio.Event]) -> None:
-        super().__init__()
+        super().__init__({})
         self.gates = gates
-        self.started: list[str] = []
 
-    async def deliver(self, chat_id: int, payload: dict[str, Any],
-                      message_id: int | None) -> int | None:
-        text = str(payload.get("text"))
-        self.started.append(text)
+    async def answer_later(self, text: str) -> None:
         gate = self.gates.get(text)
         if gate is not None:
             await gate.wait()
-        return await super().deliver(chat_id, payload, message_id)
 
 
 async def x_in_flight_y_behind(

@@ -1009,18 +1009,22 @@ async def test_a_give_back_after_the_lease_ran_out_leaves_the_new_holder_alone(
 
 
 class SlowTransport(RecordingTransport):
-    """Each message whose text is in `slow` takes that many seconds to be answered."""
+    """Each message whose text is in `slow` takes that many seconds to be answered; `started`
+    lists the messages as their sends began."""
 
     def __init__(self, slow: dict[str, float]) -> None:
         super().__init__()
         self.slow = slow
         self.started: list[str] = []
 
+    async def answer_later(self, text: str) -> None:
+        await asyncio.sleep(self.slow.get(text, 0.0))
+
     async def deliver(self, chat_id: int, payload: dict[str, Any],
                       message_id: int | None) -> int | None:
         text = str(payload.get("text"))
         self.started.append(text)
-        await asyncio.sleep(self.slow.get(text, 0.0))
+        await self.answer_later(text)
         return await super().deliver(chat_id, payload, message_id)
 
 
