@@ -12,7 +12,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from domain.clock import Clock
 from storage.availability import may_be_outage
 from storage.repositories import ClaimedRow
-from storage.uow import UnitOfWorkFactory
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -432,13 +432,18 @@ class OutboxSender:
         return sum(len(lane) for lane in self._lanes.values())
 
     async def _tidy(self) -> None:
-        """Write the "sent" marks the lanes left, and release the rows they gave up."""
+        """Write the "sent" marks the lanes left, and release the rows they gave up. Those
+        stay held until the release is written: one that fails is tried again next round,
+        instead of leaving the rows to wait out their leases."""
         await self._record_sent()
-        ids, self._giving_back = self._giving_back, set()
-        release = [(row_id, self._claimed.pop(row_id)) for row_id in sorted(ids)
-                   if row_id in self._claimed]
+        self._giving_back &= self._claimed.keys()
+        release = [(row_id, self._claimed[row_id]) for row_id in sorted(self._giving_back)]
         if release:
             await self._release_many(release)
+        for row_id, held in release:
+            if self._claimed.get(row_id) is held:
+                del self._claimed[row_id]
+            self._giving_back.discard(row_id)
 
     async def _end_lanes(self, wait: bool = False) -> None:
         """Wait for the lanes to finish (`wait`, or when stopping: each finishes the send it
@@ -658,15 +663,33 @@ class OutboxSender:
         return float(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts)))
 
     async def _fail(self, row_id: int, reason: str) -> None:
-        async with self.uow_factory() as uow:
-            await uow.outbox.fail(row_id, self.clock.now(), reason)
-            await uow.commit()
+        now = self.clock.now()
+        await self._write_held(
+            row_id, lambda uow, held: uow.outbox.fail(row_id, now, reason, held))
 
     async def _postpone(self, row_id: int, seconds: float, reason: str, count: bool = True) -> None:
-        async with self.uow_factory() as uow:
-            await uow.outbox.postpone(row_id, self.clock.now() + timedelta(seconds=seconds),
-                                      reason, count)
-            await uow.commit()
+        not_before = self.clock.now() + timedelta(seconds=seconds)
+        await self._write_held(
+            row_id, lambda uow, held: uow.outbox.postpone(row_id, not_before, reason, count, held))
+
+    async def _write_held(self, row_id: int,
+                          write: Callable[[UnitOfWork, datetime], Awaitable[bool]]) -> None:
+        """Write a postpone or a failure under the lease the row is held by: a row this
+        sender lost meanwhile (its lease ran out, another sender took it) is left to its new
+        holder, whose lease a write by row id would clear, letting a third sender take it
+        while the second may still be sending. Renewals wait meanwhile, so the lease read
+        here is the one stored."""
+        async with self._record_lock:
+            held = self._claimed.get(row_id)
+            if held is not None:
+                async with self.uow_factory() as uow:
+                    written = await write(uow, held.until)
+                    await uow.commit()
+                self._reached()
+                if written:
+                    return
+        log.warning("outbox: row %s is no longer this sender's (its lease ran out and another "
+                    "sender took it); its retry or failure is left to that sender", row_id)
 
     async def _release_many(self, rows: list[tuple[int, _Lease]]) -> None:
         """End the leases of rows let go of, each only while the lease it was held by stands

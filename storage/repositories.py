@@ -506,16 +506,22 @@ class OutboxRepo(_Repo):
         claimed.sort(key=lambda r: r.id)  # RETURNING promises no order
         return claimed
 
-    async def fail(self, row_id: int, now: datetime, reason: str) -> None:
-        """Mark one claimed row failed for good, in one UPDATE (sent rows: `finish_sent`)."""
+    async def fail(self, row_id: int, now: datetime, reason: str,
+                   leased_until: datetime) -> bool:
+        """Mark one claimed row failed for good, in one UPDATE (sent rows: `finish_sent`),
+        only while the lease it is held by (`leased_until`) stands: once it ran out, another
+        sender may hold the row, and clearing its lease would let a third take it too.
+        Whether the row was marked."""
         await self.flush()
         t = _OUTBOX
-        await self.s.execute(
-            update(t).where(t.c.id == row_id).values(
+        rows = await self.s.execute(
+            update(t).where(t.c.id == row_id, t.c.status == "pending",
+                            t.c.claimed_until == leased_until).values(
                 status="failed", last_error=reason, sent_at=now, message_id=None,
                 claimed_until=None, attempts=t.c.attempts + 1,
-            )
+            ).returning(t.c.id)
         )
+        return rows.first() is not None
 
     async def finish_sent(self, sent: Sequence[tuple[int, int | None]], now: datetime) -> None:
         """Mark several rows sent, (row id, message id) each, in one executemany."""
@@ -559,14 +565,20 @@ class OutboxRepo(_Repo):
         return {int(r.id) for r in rows}
 
     async def postpone(self, row_id: int, not_before: datetime, reason: str,
-                       count: bool) -> None:
+                       count: bool, leased_until: datetime) -> bool:
+        """Give a claimed row back to be sent again from `not_before`, only while the lease
+        it is held by stands (as `fail`). Whether the row was postponed."""
         await self.flush()
         t = _OUTBOX
         values: dict[str, Any] = {"not_before": not_before, "claimed_until": None,
                                   "last_error": reason}
         if count:
             values["attempts"] = t.c.attempts + 1
-        await self.s.execute(update(t).where(t.c.id == row_id).values(**values))
+        rows = await self.s.execute(
+            update(t).where(t.c.id == row_id, t.c.status == "pending",
+                            t.c.claimed_until == leased_until)
+            .values(**values).returning(t.c.id))
+        return rows.first() is not None
 
     async def send_state(self, row_id: int) -> tuple[str, int | None] | None:
         """(status, message id) of one row, or None when there is no such row."""

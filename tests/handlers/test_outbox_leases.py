@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain.clock import SystemClock
-from handlers.outbox_sender import OutboxSender, RetryLater
+from handlers.outbox_sender import OutboxSender, Permanent, RetryLater
 from storage.repositories import OutboxRepo
 from storage.uow import UnitOfWorkFactory
 from tests.handlers.test_outbox_sender import (
@@ -316,3 +316,66 @@ async def test_a_lost_row_recorded_while_its_claim_commits_is_not_sent_again(
     stop.set()
     await asyncio.wait_for(task, 5)
     assert t.attempts["r"] == 1, t.started
+
+
+@pytest.mark.parametrize("error", [RetryLater(5.0, "429 Too Many Requests"),
+                                   Permanent("400 Bad Request: chat not found")],
+                         ids=["429", "400"])
+async def test_a_lost_row_that_meets_an_error_is_left_to_its_new_holder(
+        uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture,
+        error: Exception) -> None:
+    # r is in flight when another sender takes it over (r's lease ran out: say this sender's
+    # renewals could not get through). Telegram then answers this sender with a 429 or a
+    # 400. Its postpone or failure must leave r alone: written by row id, it cleared the new
+    # holder's lease (a third sender could take r while the second is still sending it) or
+    # marked r failed under it.
+    r_id = await enqueue(uow_factory, SystemClock().now(), A, "r")
+    t = Gated({"r": asyncio.Event()})
+    t.fail["r"] = [error]
+    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=0, global_per_second=0,
+                     linger=0)
+    assert await s._claim(10) == 1
+    await asyncio.sleep(0.05)
+    assert t.started == ["r"]
+    async with uow_factory() as uow:  # the other sender's claim, once r's lease ran out
+        await uow.outbox.release_many([r_id])
+        [taken] = await OutboxRepo.claim_due(uow.outbox, SystemClock().now(), 10,
+                                             timedelta(seconds=60))
+        await uow.commit()
+    assert taken.id == r_id
+    t.gates["r"].set()
+    await s._end_lanes(wait=True)
+    await s._tidy()
+    row = await row_of(uow_factory, "r")
+    assert (row.status, row.last_error, row.attempts) == ("pending", None, 0)
+    assert row.claimed_until is not None  # still the other sender's
+    assert s._claimed == {}
+    assert f"row {r_id} is no longer this sender's" in caplog.text
+
+
+async def test_a_release_that_fails_is_tried_again_next_round(
+        uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lane gives y back (its chat's pace is 3 s off) and the loop's release of it fails
+    # once. y stays held and is released on the next round: before, it was let go of
+    # unreleased and waited out its whole lease, with the chat's later messages behind it.
+    s, t, _ = await x_in_flight_y_behind(uow_factory)
+    t.gates["x"].set()
+    await s._end_lanes(wait=True)
+    y_id = (await row_of(uow_factory, "y")).id
+    assert s._giving_back == {y_id}
+    real = OutboxRepo.release_many
+    failures = [RuntimeError("release failed")]
+
+    async def release_failing_once(self: OutboxRepo, *a: Any, **k: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await real(self, *a, **k)
+
+    monkeypatch.setattr(OutboxRepo, "release_many", release_failing_once)
+    with pytest.raises(RuntimeError):
+        await s._tidy()
+    assert (await row_of(uow_factory, "y")).claimed_until is not None
+    await s._tidy()
+    assert (await row_of(uow_factory, "y")).claimed_until is None
+    assert s._claimed == {} and s._giving_back == set()
+    assert t.texts() == ["x"]
