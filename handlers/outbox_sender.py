@@ -357,8 +357,9 @@ class OutboxSender:
         self._recorded_during_claim = recorded
         try:
             async with self.uow_factory() as uow:
-                rows = list(await uow.outbox.claim_due(now, limit, self.lease,
-                                                       expired_before=self._lease_cutoff(now)))
+                rows = list(await uow.outbox.claim_due(
+                    now, limit, self.lease, expired_before=self._lease_cutoff(now),
+                    held=[i for i in self._claimed if i not in self._giving_back]))
                 await uow.commit()
         finally:
             self._recorded_during_claim = None

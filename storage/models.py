@@ -228,7 +228,11 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_until: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_outbox_status_not_before", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        # A claim looks for earlier rows to the same chat still pending (order per chat).
+        Index("ix_outbox_chat_status", "chat_id", "status"),
+    )
 
 
 class ProcessedUpdate(Base):

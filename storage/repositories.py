@@ -79,8 +79,8 @@ def _recent_open_of_project() -> Any:
 def _claim_due(postgres: bool) -> Any:
     t = _OUTBOX
     now = bindparam("now", type_=t.c.not_before.type)
-    due = (
-        select(t.c.id)
+    candidates = (
+        select(t.c.id, t.c.chat_id)
         .where(
             t.c.status == "pending",
             t.c.not_before <= now,
@@ -96,10 +96,28 @@ def _claim_due(postgres: bool) -> Any:
     )
     if postgres:
         # Rows another sender holds stay with it (SKIP LOCKED).
-        due = due.with_for_update(skip_locked=True)
+        candidates = candidates.with_for_update(skip_locked=True)
+    cand = candidates.cte("candidates")
+    also = cand.alias("also_claimed")
+    earlier = t.alias("earlier")
+    # Order per chat across senders: a row is not taken while an earlier one to its chat is
+    # held by another sender (leased, or being claimed right now: locked, so not among these
+    # candidates), waits out a retry, or is left beyond this claim's limit. Rows this sender
+    # holds (`held`: in its lanes, or sent) do not hold it back: it queues the row behind
+    # them. A row deferred past quiet hours (not due, no error) does not either: urgent ones
+    # may go ahead of it.
+    ahead = (
+        select(earlier.c.id)
+        .where(earlier.c.chat_id == cand.c.chat_id, earlier.c.status == "pending",
+               earlier.c.id < cand.c.id,
+               earlier.c.id.not_in(select(also.c.id)),
+               earlier.c.id.not_in(bindparam("held", expanding=True, type_=t.c.id.type)),
+               or_(earlier.c.not_before <= now, earlier.c.last_error.is_not(None)))
+    )
+    chosen = select(cand.c.id).where(~ahead.exists())
     return (
         update(t)
-        .where(t.c.id.in_(due.scalar_subquery()))
+        .where(t.c.id.in_(chosen.scalar_subquery()))
         .values(claimed_until=bindparam("until", type_=t.c.claimed_until.type))
         .returning(t.c.id, t.c.idem_key, t.c.chat_id, t.c.payload, t.c.attempts)
     )
@@ -487,7 +505,8 @@ class OutboxRepo(_Repo):
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta,
                         urgent_jump: int = URGENT_JUMP,
-                        expired_before: datetime | None = None) -> list[ClaimedRow]:
+                        expired_before: datetime | None = None,
+                        held: Sequence[int] = ()) -> list[ClaimedRow]:
         """Rows ready to send, oldest first except that an urgent row goes ahead of up to
         `urgent_jump` rows queued before it; leased so another sender skips them; returned in
         queue order (by id). A row another sender leased is taken once its lease ran out
@@ -500,7 +519,8 @@ class OutboxRepo(_Repo):
         until = now + lease
         rows = (await self.s.execute(
             stmt, {"now": now, "limit": limit, "until": until, "jump": urgent_jump,
-                   "expired": now if expired_before is None else expired_before})).all()
+                   "expired": now if expired_before is None else expired_before,
+                   "held": list(held)})).all()
         claimed = [ClaimedRow(int(r.id), str(r.idem_key), int(r.chat_id), dict(r.payload or {}),
                               int(r.attempts), until) for r in rows]
         claimed.sort(key=lambda r: r.id)  # RETURNING promises no order

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from domain.clock import FrozenClock, SystemClock
 from handlers import outmsg
@@ -142,7 +143,7 @@ async def test_two_senders_on_separate_engines_never_send_twice(database_url: st
         now = clock.now()
         async with factories[0]() as uow:
             for i, key in enumerate(keys):
-                await uow.outbox.enqueue(idem_key=key, chat_id=A + i % 24,
+                await uow.outbox.enqueue(idem_key=key, chat_id=A + i % 120,
                                          payload=outmsg.send(key), now=now)
             await uow.commit()
         transports = [RecordingTransport(pause=0.001), RecordingTransport(pause=0.001)]
@@ -1060,7 +1061,7 @@ async def test_a_send_slower_than_the_lease_stays_with_its_sender(database_url: 
 
 class SecondTakenOver:
     """A sender holds two rows for one chat, the first in a slow send; meanwhile another
-    sender takes the second over (its lease ends, then it is claimed for 60 s: `taken`)."""
+    sender takes the second over (its lease ends, then it is leased for 60 s: `taken_until`)."""
 
     def __init__(self, uow_factory: UnitOfWorkFactory, slow_for: float) -> None:
         self.uow_factory = uow_factory
@@ -1079,12 +1080,14 @@ class SecondTakenOver:
             return bool(self.t.started)
 
         await _until(first_started)
+        # Set the other sender's lease directly: a claim would not take the second while
+        # the first, ahead of it in the chat, is held.
+        self.taken_until = SystemClock().now() + timedelta(seconds=60)
         async with self.uow_factory() as uow:
-            await uow.outbox.release_many([self.second_id])
-            [self.taken] = await uow.outbox.claim_due(SystemClock().now(), 10,
-                                                      timedelta(seconds=60))
+            await uow.session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == self.second_id)
+                .values(claimed_until=self.taken_until))
             await uow.commit()
-        assert self.taken.id == self.second_id
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -1107,7 +1110,7 @@ async def test_a_row_another_sender_took_is_not_sent(
             await asyncio.sleep(0.5)
     assert w.t.started == [w.first]
     row = await row_of(uow_factory, w.second)
-    assert row.status == "pending" and row.claimed_until == w.taken.until
+    assert row.status == "pending" and row.claimed_until == w.taken_until
     assert f"rows [{w.second_id}] are no longer this sender's" in caplog.text
 
 
@@ -1123,7 +1126,7 @@ async def test_a_row_lost_and_given_back_is_sent_once_by_the_sender_that_gets_it
 
         await _until(dropped)
         async with uow_factory() as uow:  # ... and gives it back
-            await uow.outbox.release_many([w.second_id], leased_until=w.taken.until)
+            await uow.outbox.release_many([w.second_id], leased_until=w.taken_until)
             await uow.commit()
 
         async def all_sent() -> bool:
@@ -1133,3 +1136,104 @@ async def test_a_row_lost_and_given_back_is_sent_once_by_the_sender_that_gets_it
         await _until(all_sent)
         await asyncio.sleep(0.3)
     assert w.t.started == [w.first, w.second]
+
+
+# --- order per chat across senders ---------------------------------------------------------
+
+
+async def test_a_later_message_waits_for_an_earlier_one_another_sender_holds(
+        database_url: str) -> None:
+    # Two workers. A is sending a chat's first message (Telegram answers slowly) when the
+    # next one to that chat is queued (say by the other worker's update). B, claiming
+    # meanwhile, must not send the second ahead of the first: it takes it only once the
+    # first went out and was recorded.
+    first, second = f"{A}:first", f"{A}:second"
+    async with two_workers_databases(database_url) as factories:
+        await enqueue(factories[0], SystemClock().now(), A, first)
+        t_a, t_b = SlowTransport({first: 0.5}), RecordingTransport()
+        a, b = [OutboxSender(f, t, SystemClock(), per_chat_interval=0, global_per_second=0,
+                             linger=0)
+                for f, t in ((factories[0], t_a), (factories[1], t_b))]
+        assert await a._claim(10) == 1
+        await asyncio.sleep(0.05)
+        assert t_a.started == [first]
+        await enqueue(factories[1], SystemClock().now(), A, second)
+        assert await b.deliver_once() == 0  # held back behind the first
+        await a._end_lanes(wait=True)
+        await a._tidy()
+        assert await b.deliver_once() == 1
+    assert (t_a.texts(), t_b.texts()) == ([first], [second])
+
+
+async def test_a_later_message_waits_for_an_earlier_one_waiting_out_a_retry(
+        database_url: str) -> None:
+    # A meets a 429 on the chat's first message (retry after 0.4 s). B must not send the
+    # second meanwhile: after the wait, the first goes out, then the second.
+    first, second = f"{A}:first", f"{A}:second"
+    async with two_workers_databases(database_url) as factories:
+        await enqueue(factories[0], SystemClock().now(), A, first)
+        t_a, t_b = RecordingTransport(), RecordingTransport()
+        t_a.fail[first] = [RetryLater(0.4, "429 Too Many Requests")]
+        a, b = [OutboxSender(f, t, SystemClock(), per_chat_interval=0, global_per_second=0,
+                             linger=0)
+                for f, t in ((factories[0], t_a), (factories[1], t_b))]
+        assert await a.deliver_once() == 0  # postponed
+        await enqueue(factories[1], SystemClock().now(), A, second)
+        assert await b.deliver_once() == 0
+        await asyncio.sleep(0.5)
+        assert await b.deliver_once() == 2
+    assert t_b.texts() == [first, second]
+
+
+async def test_a_later_message_joins_the_lane_of_an_earlier_one_its_sender_holds(
+        uow_factory: UnitOfWorkFactory) -> None:
+    # The sender's own rows do not hold a later one back: it is claimed at once and queued
+    # behind them, so a chat's messages need no claim each.
+    first, second = f"{A}:first", f"{A}:second"
+    await enqueue(uow_factory, SystemClock().now(), A, first)
+    t = SlowTransport({first: 0.3})
+    s = OutboxSender(uow_factory, t, SystemClock(), per_chat_interval=0, global_per_second=0,
+                     linger=0)
+    assert await s._claim(10) == 1
+    await asyncio.sleep(0.05)
+    await enqueue(uow_factory, SystemClock().now(), A, second)
+    assert await s._claim(10) == 1
+    await s._end_lanes(wait=True)
+    await s._tidy()
+    assert t.texts() == [first, second]
+
+
+async def test_a_message_deferred_past_quiet_hours_does_not_hold_back_an_urgent_one(
+        uow_factory: UnitOfWorkFactory) -> None:
+    # A non-urgent reminder waits for the morning (not due, no error); an urgent card to the
+    # same official goes now.
+    now = SystemClock().now()
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue(idem_key="morning", chat_id=A, payload=outmsg.send("morning"),
+                                 now=now, not_before=now + timedelta(hours=8))
+        await uow.outbox.enqueue(idem_key="urgent", chat_id=A, payload=outmsg.send("urgent"),
+                                 now=now, urgent=True)
+        await uow.commit()
+    t = RecordingTransport()
+    s = sender(uow_factory, t, SystemClock())
+    assert await s.deliver_once() == 1
+    assert t.texts() == ["urgent"]
+
+
+@pytest.mark.postgres
+async def test_a_later_message_waits_while_another_claim_is_taking_the_earlier_one(
+        postgres_url: str) -> None:
+    # PostgreSQL, two claims at once: A's claim has locked the chat's first row and not
+    # committed yet, so to B the first row still looks free (and is skipped, locked). B must
+    # not take the second meanwhile.
+    first, second = f"{A}:first", f"{A}:second"
+    async with two_workers_databases(postgres_url) as factories:
+        for key in (first, second):
+            await enqueue(factories[0], SystemClock().now(), A, key)
+        async with factories[0]() as uow_a:
+            got_a = await uow_a.outbox.claim_due(SystemClock().now(), 1, timedelta(seconds=15))
+            assert [row.idem_key for row in got_a] == [first]
+            async with factories[1]() as uow_b:
+                assert await uow_b.outbox.claim_due(SystemClock().now(), 10,
+                                                    timedelta(seconds=15)) == []
+            await uow_a.commit()
