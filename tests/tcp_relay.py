@@ -1,7 +1,9 @@
 """A TCP relay between the bot and its database that a test can cut and restore.
 
 Cutting drops every open connection and refuses new ones, as a database restart or a network
-partition looks from the bot's side; restoring lets connections through again.
+partition looks from the bot's side; restoring lets connections through again. Going silent
+stops every byte (and every close) from crossing while the sockets stay open, as a firewall or
+NAT fail-over that drops packets looks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ class TcpRelay:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.refused = 0
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -41,21 +45,27 @@ class TcpRelay:
                 self._writers.discard(w)
                 w.close()
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
+        await self._flowing.wait()
         writer.close()
+
+    def go_silent(self) -> None:
+        self._flowing.clear()
 
     def cut(self) -> None:
         self.cut_off = True
+        self._flowing.set()
         for w in list(self._writers):
             w.transport.abort()
 
     def restore(self) -> None:
         self.cut_off = False
+        self._flowing.set()
 
     async def close(self) -> None:
         self.cut()

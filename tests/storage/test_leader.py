@@ -282,3 +282,56 @@ async def test_a_scheduler_cut_off_from_the_database_keeps_asking_and_leads_agai
         await a.wait_closed()
         await engine.dispose()
         await relay.close()
+
+
+async def test_a_leader_whose_connection_went_silent_stops_leading(
+        pg_url: str, fast_leadership: None) -> None:
+    # A's path to the database starts dropping every packet (a firewall or NAT fail-over):
+    # nothing is closed, so its lock check would wait on the kernel for about 15 minutes.
+    # Meanwhile PostgreSQL ends A's session and B takes the lock. A must give up leading
+    # within its check's time limit, not run beside B.
+    from tests.tcp_relay import relay_database
+
+    relay, through = await relay_database(pg_url)
+    engines = [make_engine(through), make_engine(pg_url), make_engine(pg_url)]
+    a, b = led(engines[0], "a"), led(engines[1], "b")
+    try:
+        a.start()
+        await until(lambda: FakeScheduler.running == {"a"})
+        b.start()
+        await asyncio.sleep(0.3)
+        relay.go_silent()
+        [pid] = await leader_pids(engines[2])
+        await terminate(engines[2], pid)
+        await until(lambda: "b" in FakeScheduler.running)
+        await until(lambda: FakeScheduler.running == {"b"})  # A stopped, on its own
+        await asyncio.sleep(1.0)
+        assert FakeScheduler.running == {"b"}
+    finally:
+        relay.cut()  # lets any stuck call fail, so the loops can end
+        for s in (a, b):
+            s.shutdown()
+            await s.wait_closed()
+        with contextlib.suppress(Exception):
+            for pid in await leader_pids(engines[2]):
+                await terminate(engines[2], pid)
+        await relay.close()
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_the_lock_session_has_the_server_probe_its_connection(
+        engines: list[AsyncEngine]) -> None:
+    # A leader host that dies or is cut off without closing its connection: the server's
+    # default is to wait two hours before probing it, holding the lock (and so no scheduler)
+    # that long. The lock's session asks for probes every few seconds instead.
+    lock = LeaderLock(engines[0], KEY)
+    assert await lock.try_acquire()
+    try:
+        assert lock._conn is not None
+        idle = (await lock._conn.execute(text("SHOW tcp_keepalives_idle"))).scalar_one()
+        user_timeout = (await lock._conn.execute(text("SHOW tcp_user_timeout"))).scalar_one()
+        # Seconds and milliseconds: a dead leader frees the lock within about half a minute.
+        assert int(idle) <= 30 and 0 < int(user_timeout) <= 30_000
+    finally:
+        await lock.release()
