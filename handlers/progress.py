@@ -639,9 +639,11 @@ async def _submit(ctx: Ctx, data: dict[str, Any], message_id: int | None) -> str
         amount_wan=None if amount is None else float(amount), milestone=data.get("milestone"),
         period=str(data["period"]), photos=list(data.get("photos", [])), created_at=ctx.now,
     )
+    if not await ctx.uow.drafts.take(ctx.account.id, DRAFT):
+        # Submitted at the same moment through another worker: one report, not two.
+        raise AlreadyDone(texts.STALE_BUTTON)
     ctx.uow.progress.add(report)
     await ctx.uow.session.flush()
-    await ctx.uow.drafts.drop(ctx.account.id, DRAFT)
     await ctx.uow.drafts.drop(ctx.account.id, INPUT)
     await ctx.reply(outmsg.edit(pt.progress_card(view, submitted=True), message_id=message_id))
     state = await state_of(ctx, project)

@@ -193,6 +193,14 @@ async def _draft_for(ctx: Ctx, nonce: int) -> Draft:
     return draft
 
 
+async def _take_draft(ctx: Ctx) -> None:
+    """Use the report draft up, once: the same button pressed twice at the same moment (two
+    workers) files one report; the later press is told it was done already."""
+    assert ctx.account is not None
+    if not await ctx.uow.drafts.take(ctx.account.id, REPORT):
+        raise AlreadyDone(texts.STALE_BUTTON)
+
+
 async def on_draft_button(ctx: Ctx, op: str, nonce: int, arg: str | None,
                           message_id: int | None) -> str | None:
     """Buttons on the confirmation card. Returns the toast text."""
@@ -200,7 +208,7 @@ async def on_draft_button(ctx: Ctx, op: str, nonce: int, arg: str | None,
     draft = await _draft_for(ctx, nonce)
     data = dict(draft.data)
     if op == "cxl":
-        await ctx.uow.drafts.drop(ctx.account.id, REPORT)
+        await _take_draft(ctx)
         await ctx.reply(outmsg.edit(texts.DRAFT_CANCELLED, message_id=message_id))
         return texts.CANCELLED
     if op == "chg":
@@ -218,8 +226,8 @@ async def on_draft_button(ctx: Ctx, op: str, nonce: int, arg: str | None,
             raise Forbidden(texts.NOT_YOURS)
         data["project_id"] = pid
     elif op == "lnk":
+        await _take_draft(ctx)
         ticket = await check_link_duplicate(ctx, int(arg or 0), data["text"], data.get("photos"))
-        await ctx.uow.drafts.drop(ctx.account.id, REPORT)
         await ctx.reply(outmsg.edit(texts.linked_to(ticket.number), message_id=message_id))
         return texts.linked_to(ticket.number).replace("<b>", "").replace("</b>", "")
     elif op == "sub":
@@ -240,6 +248,7 @@ async def _submit(ctx: Ctx, data: dict[str, Any], message_id: int | None) -> str
     if project is None or ctx.actor is None or not may_report(ctx.actor, project.id):
         raise Forbidden(texts.NOT_YOURS)
     reporter: Account = ctx.account
+    await _take_draft(ctx)
     ticket = await check_submit(
         ctx, project=project, reporter=reporter, text=str(data["text"]),
         category_code=str(data["category"]), urgent=bool(data["urgent"]),
@@ -251,7 +260,6 @@ async def _submit(ctx: Ctx, data: dict[str, Any], message_id: int | None) -> str
             new_category=str(data["category"]), source="reporter", ticket_id=ticket.id,
             created_at=ctx.now,
         ))
-    await ctx.uow.drafts.drop(ctx.account.id, REPORT)
     unit = await ctx.uow.org.unit(ticket.unit_id)
     unit_name = unit.name if unit else ""
     body, _ = await render_card(ctx, data)

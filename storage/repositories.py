@@ -8,7 +8,18 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, case, func, literal, or_, select, union_all, update
+from sqlalchemy import (
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -690,11 +701,21 @@ class DraftRepo(_Repo):
         return d
 
     async def drop(self, account_id: int, kind: str) -> None:
+        await self.take(account_id, kind)
+
+    async def take(self, account_id: int, kind: str) -> bool:
+        """Delete the draft; whether this transaction deleted it. False also when another
+        transaction took it first: a button pressed twice at once on two workers (on
+        PostgreSQL this DELETE waits for the other and then finds nothing), so only one of
+        them files the report."""
         d = await self.get(account_id, kind)
-        if d is not None:
-            del self._of[account_id][kind]
-            await self.s.delete(d)
-            await self.s.flush()
+        if d is None:
+            return False
+        del self._of[account_id][kind]
+        self.s.expunge(d)
+        t = cast(Table, Draft.__table__)
+        gone = await self.s.execute(delete(t).where(t.c.id == d.id).returning(t.c.id))
+        return gone.first() is not None
 
 
 class InviteRepo(_Repo):

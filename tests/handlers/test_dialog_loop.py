@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from handlers import texts
 from tests.dialog import Dialog
 from tests.handlers.conftest import FENG, HAN, LI, QIAN, WU, YANG, ZHAO, ZHOU
@@ -134,3 +138,49 @@ async def test_flooding_is_answered_once_and_changes_nothing(dialog: Dialog) -> 
     dialog.clock.advance(minutes=2)
     await dialog.say(HAN, "/mine")
     assert dialog.last(HAN).text != texts.RATE_LIMITED
+
+
+async def test_submit_pressed_twice_at_once_on_two_workers_files_one_report(
+        dialog: Dialog, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two workers share the database; the same 提交 reaches both at the same moment (a client
+    # that sends the press twice), and both read the draft before either files it. One
+    # report is filed; the other press is told the button is spent, and changes nothing.
+    import asyncio
+
+    from handlers.desk import Desk
+    from handlers.inbound import Inbound, Kind
+    from storage.repositories import DraftRepo
+    from tests.factories import make_uow_factory
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite runs one write transaction at a time: no two workers at once")
+    await dialog.say(HAN, HV_LINE)
+    real_current = DraftRepo.current
+    read: list[object] = []
+    both_read = asyncio.Event()
+
+    async def current_once_both_read(self: DraftRepo, *a: Any, **k: Any) -> Any:
+        draft = await real_current(self, *a, **k)
+        read.append(draft)
+        if len(read) == 2:
+            both_read.set()
+        await asyncio.wait_for(both_read.wait(), 5)
+        return draft
+
+    monkeypatch.setattr(DraftRepo, "current", current_once_both_read)
+    card = dialog.with_button(HAN, "提交")
+    engine, other_factory = make_uow_factory(database_url)
+    try:
+        other = Desk(other_factory, dialog.clock, dialog.desk.config, dialog.desk.tagger)
+        presses = [Inbound(update_id=500 + i, user_id=HAN, chat_id=HAN, first_name="韩经理",
+                           kind=Kind.CALLBACK, callback_id=f"cb{i}",
+                           callback_data=card.button("提交"), message_id=card.message_id)
+                   for i in range(2)]
+        outs = await asyncio.gather(dialog.desk.handle(presses[0]), other.handle(presses[1]))
+    finally:
+        await engine.dispose()
+    async with dialog.desk.uow_factory() as uow:
+        numbers = [t.number for t in await uow.tickets.all()]
+    assert len(numbers) == 1
+    answers = sorted(str(out.callback_answer) for out in outs)
+    assert answers == sorted([f"已提交 #{numbers[0]}", texts.STALE_BUTTON])
