@@ -231,7 +231,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_status_not_before", "status", "not_before"),
         # A claim looks for earlier rows to the same chat still pending (order per chat).
-        Index("ix_outbox_chat_status", "chat_id", "status"),
+        Index("ix_outbox_chat_status", "chat_id", "status", "id"),
     )
 
 

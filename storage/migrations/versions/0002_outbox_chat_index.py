@@ -17,7 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_chat_status', ['chat_id', 'status'], unique=False)
+        batch_op.create_index('ix_outbox_chat_status', ['chat_id', 'status', 'id'], unique=False)
 
 
 def downgrade() -> None:
