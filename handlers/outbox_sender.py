@@ -125,9 +125,9 @@ class OutboxSender:
         self._lane_tasks: dict[int, asyncio.Future[None]] = {}
         self._lane_done = asyncio.Event()
         self._lane_errors: list[BaseException] = []
-        # Rows the lanes gave back: still held (in `_claimed`, whose lease a renewal may move
-        # on meanwhile) until the loop releases them by that lease.
-        self._giving_back: set[int] = set()
+        # Rows the lanes gave back (row id → chat): still held (in `_claimed`, whose lease a
+        # renewal may move on meanwhile) until the loop releases them by that lease.
+        self._giving_back: dict[int, int] = {}
         self._finished = 0
         self._pacing = 0  # lanes asleep until their pace allows the next send
         self._sent_since = 0.0  # when the oldest unwritten "sent" mark was made
@@ -366,6 +366,11 @@ class OutboxSender:
         self._reached()
         fresh = []
         unrecorded = self._unrecorded()
+        # A lane may have given rows back while the claim was at the database, after `held`
+        # was sent: a later row of such a chat would overtake them. It is given back too.
+        first_back: dict[int, int] = {}
+        for row_id, chat_id in self._giving_back.items():
+            first_back[chat_id] = min(row_id, first_back.get(chat_id, row_id))
         for row in rows:
             if row.id in recorded:
                 continue  # marked sent after the claim: nothing left to hold
@@ -375,7 +380,10 @@ class OutboxSender:
             # out (its mark is being written; another send would repeat it).
             if (row.id not in self._claimed and not self._in_lane(row)
                     and row.id not in unrecorded):
-                fresh.append(row)
+                if first_back.get(row.chat_id, row.id) < row.id:
+                    self._giving_back[row.id] = row.chat_id
+                else:
+                    fresh.append(row)
             self._claimed[row.id] = _Lease(row.until, started + self._lease_s)
         for row in fresh:
             lane = self._lanes.get(row.chat_id)
@@ -423,7 +431,7 @@ class OutboxSender:
                 self._claimed[row_id] = _Lease(until, started + self._lease_s)
             else:
                 del self._claimed[row_id]
-                self._giving_back.discard(row_id)
+                self._giving_back.pop(row_id, None)
                 lost.append(row_id)
         if lost:
             log.warning("outbox: rows %s are no longer this sender's (their lease ran out and "
@@ -437,14 +445,15 @@ class OutboxSender:
         stay held until the release is written: one that fails is tried again next round,
         instead of leaving the rows to wait out their leases."""
         await self._record_sent()
-        self._giving_back &= self._claimed.keys()
+        for row_id in self._giving_back.keys() - self._claimed.keys():
+            del self._giving_back[row_id]
         release = [(row_id, self._claimed[row_id]) for row_id in sorted(self._giving_back)]
         if release:
             await self._release_many(release)
         for row_id, held in release:
             if self._claimed.get(row_id) is held:
                 del self._claimed[row_id]
-            self._giving_back.discard(row_id)
+            self._giving_back.pop(row_id, None)
 
     async def _end_lanes(self, wait: bool = False) -> None:
         """Wait for the lanes to finish (`wait`, or when stopping: each finishes the send it
@@ -514,23 +523,23 @@ class OutboxSender:
                 held = self._claimed.get(row.id)
                 done = await self._deliver(row)
             lane.popleft()
-            self._settle(row.id, held)
+            self._settle(row, held)
             if not done:
                 self._give_back(lane)  # they must not overtake it
                 return
             self._finished += 1
 
-    def _settle(self, row_id: int, held: _Lease | None) -> None:
+    def _settle(self, row: ClaimedRow, held: _Lease | None) -> None:
         """After a send: a row postponed or failed is no longer held (its lease was cleared
         with it), unless a claim took it again meanwhile: then that lease is given back. A
         row sent stays held until its mark is written."""
-        now_held = self._claimed.get(row_id)
-        if now_held is None or row_id in self._unrecorded():
+        now_held = self._claimed.get(row.id)
+        if now_held is None or row.id in self._unrecorded():
             return
         if now_held is held:
-            del self._claimed[row_id]
+            del self._claimed[row.id]
         else:
-            self._giving_back.add(row_id)
+            self._giving_back[row.id] = row.chat_id
 
     def _may_send(self, row_id: int) -> bool:
         """Not a row this sender no longer holds (another took it). Not while the database is
@@ -545,7 +554,8 @@ class OutboxSender:
 
     def _give_back(self, lane: collections.deque[ClaimedRow]) -> None:
         # Rows no longer this sender's have nothing to give back.
-        self._giving_back.update(row.id for row in lane if row.id in self._claimed)
+        self._giving_back.update((row.id, row.chat_id) for row in lane
+                                 if row.id in self._claimed)
         lane.clear()
 
     async def _global_turn(self) -> None:

@@ -10,11 +10,13 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Table,
+    and_,
     bindparam,
     case,
     delete,
     func,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
@@ -90,19 +92,45 @@ def _recent_open_of_project() -> Any:
 def _claim_due(postgres: bool) -> Any:
     t = _OUTBOX
     now = bindparam("now", type_=t.c.not_before.type)
-    candidates = (
-        select(t.c.id, t.c.chat_id)
-        .where(
-            t.c.status == "pending",
-            t.c.not_before <= now,
-            or_(t.c.claimed_until.is_(None),
-                t.c.claimed_until < bindparam("expired", type_=t.c.claimed_until.type)),
-        )
+    expired = bindparam("expired", type_=t.c.claimed_until.type)
+    held = bindparam("held", expanding=True, type_=t.c.id.type)
+    # Order per chat across senders. A row is not taken while an earlier one to its chat is
+    # held by another sender (leased), or waits out a retry (a 429, a 5xx). Looked at before
+    # the LIMIT, so that a chat with many rows behind such a one does not fill the claim with
+    # rows it throws out, and every other chat behind them waits. Rows this sender holds
+    # (`held`: in its lanes, or sent) do not hold it back: it queues the row behind them. A
+    # row deferred past quiet hours (not due, no error) does not either: urgent ones may go
+    # ahead of it.
+    e = t.alias("earlier")
+    # The chats held up, each from its first such row on: few at any time, found through the
+    # partial index ix_outbox_chat_holding (its terms written as there, a literal and not a
+    # parameter, so that both databases use it), once per claim rather than once per row.
+    holding_up = (
+        select(e.c.chat_id, func.min(e.c.id).label("from_id"))
+        .where(e.c.status == literal_column("'pending'"),
+               or_(e.c.claimed_until.is_not(None), e.c.last_error.is_not(None)),
+               or_(and_(e.c.claimed_until >= expired, e.c.id.not_in(held)),
+                   and_(e.c.not_before > now, e.c.last_error.is_not(None))))
+        .group_by(e.c.chat_id)
+        .cte("holding_up")
+    )
+    held_back = select(holding_up.c.chat_id).where(holding_up.c.chat_id == t.c.chat_id,
+                                                   holding_up.c.from_id < t.c.id)
+    def turn(x: Any) -> Any:
         # Replies to the person typing and urgent tickets' cards are marked urgent: they go
         # ahead of a burst of reminders (a morning's 督办 at 25 per second takes minutes), but
         # only by `jump` rows, so a flood of urgent rows cannot hold the others back for ever.
-        .order_by(case((t.c.urgent, t.c.id - bindparam("jump", type_=t.c.id.type)),
-                       else_=t.c.id), t.c.id)
+        return case((x.c.urgent, x.c.id - bindparam("jump", type_=x.c.id.type)), else_=x.c.id)
+
+    candidates = (
+        select(t.c.id, t.c.chat_id, turn(t).label("turn"))
+        .where(
+            t.c.status == "pending",
+            t.c.not_before <= now,
+            or_(t.c.claimed_until.is_(None), t.c.claimed_until < expired),
+            ~held_back.exists(),
+        )
+        .order_by(turn(t), t.c.id)
         .limit(bindparam("limit"))
     )
     if postgres:
@@ -110,20 +138,18 @@ def _claim_due(postgres: bool) -> Any:
         candidates = candidates.with_for_update(skip_locked=True)
     cand = candidates.cte("candidates")
     also = cand.alias("also_claimed")
-    earlier = t.alias("earlier")
-    # Order per chat across senders: a row is not taken while an earlier one to its chat is
-    # held by another sender (leased, or being claimed right now: locked, so not among these
-    # candidates), waits out a retry, or is left beyond this claim's limit. Rows this sender
-    # holds (`held`: in its lanes, or sent) do not hold it back: it queues the row behind
-    # them. A row deferred past quiet hours (not due, no error) does not either: urgent ones
-    # may go ahead of it.
+    later = t.alias("earlier_due")
+    # Then, among the rows locked: not one whose chat has an earlier row due, whose turn came
+    # before it, that this claim did not get. Another claim is taking that one right now
+    # (PostgreSQL: locked, so skipped here, yet free as far as this statement can see). An
+    # earlier row whose turn comes later (an urgent row jumped it) does not count: it was
+    # simply not reached, and counting it could leave every claim empty for good.
     ahead = (
-        select(earlier.c.id)
-        .where(earlier.c.chat_id == cand.c.chat_id, earlier.c.status == "pending",
-               earlier.c.id < cand.c.id,
-               earlier.c.id.not_in(select(also.c.id)),
-               earlier.c.id.not_in(bindparam("held", expanding=True, type_=t.c.id.type)),
-               or_(earlier.c.not_before <= now, earlier.c.last_error.is_not(None)))
+        select(later.c.id)
+        .where(later.c.chat_id == cand.c.chat_id, later.c.status == "pending",
+               later.c.id < cand.c.id, later.c.not_before <= now,
+               turn(later) < cand.c.turn,
+               later.c.id.not_in(select(also.c.id)), later.c.id.not_in(held))
     )
     chosen = select(cand.c.id).where(~ahead.exists())
     return (

@@ -1237,3 +1237,67 @@ async def test_a_later_message_waits_while_another_claim_is_taking_the_earlier_o
                 assert await uow_b.outbox.claim_due(SystemClock().now(), 10,
                                                     timedelta(seconds=15)) == []
             await uow_a.commit()
+
+
+async def test_a_chat_waiting_out_a_retry_does_not_stall_every_other_chat(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    # Chat A (say a service officer's morning of per-project reminders) has more rows queued
+    # than one claim takes; its first meets a 429 (retry after 60 s). Chat B's message is
+    # due right behind them. Were the per-chat check made after the claim's LIMIT, A's rows
+    # would fill it and all be thrown out: nothing claimed, and B (and every other chat, on
+    # every sender) waiting the whole retry_after.
+    batch = 4
+    for i in range(batch + 2):
+        await enqueue(uow_factory, clock.now(), A, f"a{i}")
+    await enqueue(uow_factory, clock.now(), B, "b")
+    t = RecordingTransport()
+    t.fail["a0"] = [RetryLater(60, "429 Too Many Requests: retry after 60")]
+    mono = FakeMonotonic()
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=0,
+                     batch=batch, monotonic=mono, linger=0)
+    for _ in range(3):
+        await s.deliver_once()
+        clock.advance(seconds=1)
+        mono.t += 1
+    assert "b" in t.texts(), "chat B is stalled behind chat A's retry"
+
+
+async def test_a_claim_finds_another_chat_behind_a_blocked_one(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    # The repository alone: A's first row is held by another sender; A's next two and B's
+    # one are due. A claim of two returns nothing instead of B's row.
+    for key in ("a0", "a1", "a2"):
+        await enqueue(uow_factory, clock.now(), A, key)
+    await enqueue(uow_factory, clock.now(), B, "b")
+    async with uow_factory() as uow:  # the other sender takes a0
+        [held] = await uow.outbox.claim_due(clock.now(), 1, timedelta(seconds=60))
+        await uow.commit()
+    assert held.idem_key == "a0"
+    async with uow_factory() as uow:
+        got = await uow.outbox.claim_due(clock.now(), 2, timedelta(seconds=15))
+        await uow.commit()
+    assert [r.idem_key for r in got] == ["b"]
+
+
+async def test_urgent_rows_that_jump_an_earlier_row_of_their_chat_do_not_empty_every_claim(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    # Chat A: a reminder due, then more urgent cards than one claim takes; chat B behind.
+    # The urgent ones come first in the claim's order, ahead of A's reminder, which the
+    # claim so never reaches: that must not count as "an earlier row someone else is
+    # taking", or every claim would come back empty for good.
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue(idem_key="remind", chat_id=A, payload=outmsg.send("remind"),
+                                 now=clock.now())
+        for i in range(5):
+            await uow.outbox.enqueue(idem_key=f"card{i}", chat_id=A,
+                                     payload=outmsg.send(f"card{i}"), now=clock.now(),
+                                     urgent=True)
+        await uow.outbox.enqueue(idem_key="b", chat_id=B, payload=outmsg.send("b"),
+                                 now=clock.now())
+        await uow.commit()
+    t = RecordingTransport()
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=0, batch=3)
+    for _ in range(4):
+        await s.deliver_once()
+    assert sorted(t.texts()) == sorted(["remind", "b"] + [f"card{i}" for i in range(5)])
+    assert t.texts(A)[:3] == ["card0", "card1", "card2"]
