@@ -12,7 +12,7 @@ import contextlib
 import logging
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,13 @@ CHECK_TIMEOUT = 3.0
 # host that died or was cut off without closing it frees the lock in about half a minute, not
 # after the server's default two hours of keepalive silence (the connection stays otherwise
 # idle, so no query would find out).
-SESSION_KEEPALIVES = (
-    "SET tcp_keepalives_idle = 10",
-    "SET tcp_keepalives_interval = 5",
-    "SET tcp_keepalives_count = 3",
-    "SET tcp_user_timeout = 20000",
-)
+# (Each only where the server has it: tcp_user_timeout came with PostgreSQL 12.)
+SESSION_KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "20000",
+}
 
 # Is the (bigint-keyed) advisory lock held by this session? pg_locks splits the key in two.
 HELD_SQL = text(
@@ -57,16 +58,20 @@ class LeaderLock:
             self.held = True
             return True
         conn = await self.engine.connect()
+        got = False
         try:
-            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                      {"k": self.key})).scalar()
-            if got:
-                for setting in SESSION_KEEPALIVES:
-                    await conn.execute(text(setting))
+            # Before the lock: a session-level lock outlives a failed transaction, and a
+            # connection handed back to the pool would keep holding it.
+            await _ask_for_keepalives(conn)
+            got = bool((await conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                           {"k": self.key})).scalar())
             await conn.commit()
         except BaseException:
-            with contextlib.suppress(Exception):
-                await conn.close()
+            if got:  # dropping the connection ends the session, and the lock with it
+                await _discard(conn)
+            else:
+                with contextlib.suppress(Exception):
+                    await conn.close()
             raise
         if got:
             self._conn = conn
@@ -113,6 +118,16 @@ class LeaderLock:
     async def _unlock(self, conn: AsyncConnection) -> None:
         await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
         await conn.commit()
+
+
+async def _ask_for_keepalives(conn: AsyncConnection) -> None:
+    known = set((await conn.execute(
+        text("SELECT name FROM pg_settings WHERE name IN :names")
+        .bindparams(bindparam("names", expanding=True)),
+        {"names": list(SESSION_KEEPALIVES)})).scalars())
+    for name, value in SESSION_KEEPALIVES.items():
+        if name in known:
+            await conn.execute(text("SELECT set_config(:n, :v, false)"), {"n": name, "v": value})
 
 
 async def _discard(conn: AsyncConnection) -> None:

@@ -335,3 +335,18 @@ async def test_the_lock_session_has_the_server_probe_its_connection(
         assert int(idle) <= 30 and 0 < int(user_timeout) <= 30_000
     finally:
         await lock.release()
+
+
+async def test_a_server_without_one_of_the_keepalive_settings_still_has_a_leader(
+        engines: list[AsyncEngine], monkeypatch: pytest.MonkeyPatch) -> None:
+    # PostgreSQL 11 has no tcp_user_timeout (stood for here by a setting no server has).
+    # Asking for it must not cost the deployment its scheduler, nor leave the lock held by
+    # a session in the pool.
+    monkeypatch.setattr(leader_module, "SESSION_KEEPALIVES",
+                        {"tcp_keepalives_idle": "10", "zz_no_such_setting": "1"})
+    a, b = LeaderLock(engines[0], KEY), LeaderLock(engines[1], KEY)
+    assert await a.try_acquire()
+    assert not await b.try_acquire()
+    await a.release()
+    assert await b.try_acquire()
+    await b.release()
