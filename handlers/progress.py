@@ -710,7 +710,10 @@ async def _decision_of(uow: UnitOfWork, project_id: int, report_id: int) -> Proj
 async def on_milestone_decision(ctx: Ctx, confirmed: bool, report_id: int,
                                 message_id: int | None) -> str:
     assert ctx.account is not None and ctx.actor is not None
-    report = await ctx.uow.session.get(ProgressReport, report_id)
+    # Locked (PostgreSQL) until this decision commits: two people deciding at the same moment
+    # on two workers are taken one after the other, and the second finds the first's
+    # decision (confirmed and refused both, before).
+    report = await ctx.uow.session.get(ProgressReport, report_id, with_for_update=True)
     if report is None or not report.milestone:
         raise InvalidInput(pt.REPORT_NOT_FOUND)
     project = await ctx.uow.org.project(report.project_id)

@@ -407,7 +407,11 @@ async def check_add_co_unit(ctx: Ctx, ticket_id: int, unit_id: int) -> Ticket:
 async def check_link_duplicate(ctx: Ctx, ticket_id: int, text: str,
                                attachments: list[str] | None = None) -> Ticket:
     """A reporter says a new report is the same problem: append it, audited, no new ticket."""
-    ticket = await _fresh(ctx, ticket_id)
+    # Locked: two reporters linking to one ticket at the same moment (two workers) must not
+    # each write the attachments list as they read it, losing the other's photos.
+    ticket = await ctx.uow.tickets.get(ticket_id, for_update=True)
+    if ticket is None:
+        raise NotFound(dtexts.ticket_not_found(str(ticket_id)))
     actor = _actor(ctx)
     if not may_report(actor, ticket.project_id):
         raise Forbidden(dtexts.forbidden("link_duplicate"))

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -369,3 +372,63 @@ async def test_project_list_for_a_leader_and_progress_with_text(d: Dialog) -> No
     assert "豫东智能家居产业园" in d.last(HAN).text
     await d.say(LI, "/progress")
     assert d.last(LI).text == pt.NOT_A_PROGRESS_REPORTER
+
+
+REPORT_TOPPED_OUT = "本月完成投资2300万元,主体结构已封顶"
+
+
+async def test_a_milestone_confirmed_and_refused_at_once_is_decided_once(
+        dialog: Dialog, database_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # HAN reports 封顶. The service officer (FENG) presses 确认节点 on one worker while the
+    # admin (ZHAO, who may decide too) presses 不予确认 on another, at the same moment. One
+    # decision stands; the other press is told it was decided already. (Both used to read
+    # "no decision yet" and both commit: the stage moved AND the milestone was recorded
+    # refused.)
+    from handlers.desk import Desk
+    from handlers.inbound import Inbound, Kind
+    from tests.factories import make_uow_factory
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite runs one write transaction at a time")
+    progress.register(dialog.desk, tmp_path)
+    await dialog.say(HAN, REPORT_TOPPED_OUT)
+    await dialog.press(HAN, "提交")
+    ask = dialog.with_button(FENG, pt.BTN_CONFIRM_MILESTONE)
+
+    real = progress._decision_of
+    read: list[object] = []
+    both_read = asyncio.Event()
+
+    async def decision_once_both_read(*a: Any, **k: Any) -> Any:
+        # Each waits (a moment at most) until both have looked for a decision: the second
+        # may not get that far before the first commits, and must then find it.
+        got = await real(*a, **k)
+        read.append(got)
+        if len(read) == 2:
+            both_read.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(both_read.wait(), 1)
+        return got
+
+    monkeypatch.setattr(progress, "_decision_of", decision_once_both_read)
+    engine, other_factory = make_uow_factory(database_url)
+    try:
+        other = Desk(other_factory, dialog.clock, dialog.desk.config, dialog.desk.tagger)
+        progress.register(other, tmp_path)
+        confirm = Inbound(update_id=900, user_id=FENG, chat_id=FENG, first_name="冯科长",
+                          kind=Kind.CALLBACK, callback_id="c1",
+                          callback_data=ask.button(pt.BTN_CONFIRM_MILESTONE),
+                          message_id=ask.message_id)
+        refuse = Inbound(update_id=901, user_id=ZHAO, chat_id=ZHAO, first_name="赵主任",
+                         kind=Kind.CALLBACK, callback_id="c2",
+                         callback_data=ask.button(pt.BTN_REFUSE_MILESTONE),
+                         message_id=ask.message_id)
+        outs = await asyncio.gather(dialog.desk.handle(confirm), other.handle(refuse))
+    finally:
+        await engine.dispose()
+    async with dialog.desk.uow_factory() as uow:
+        decisions = [(e.action, e.actor_id) for e in (await uow.session.execute(
+            select(ProjectEvent).where(ProjectEvent.action.in_(("stage", "milestone_refused")))
+            .order_by(ProjectEvent.id))).scalars()]
+    assert len(decisions) == 1, (decisions, [o.callback_answer for o in outs])
