@@ -5,21 +5,30 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import re
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
 from bot import texts
-from bot.settings import Settings
+from bot.settings import PUBLIC_API, Settings
+
+# Telegram's rule for setWebhook's secret_token.
+_SECRET_CHAR = re.compile(r"[A-Za-z0-9_-]")
+SECRET_MAX = 256
+# The ports Telegram's own servers push to.
+TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 @click.command()
 @click.option("--no-scheduler", is_flag=True, help="不运行定时提醒(多实例部署时只留一个调度器)。")
 @click.option("--webhook", "webhook_url", default=None,
-              help="Webhook 模式:Telegram 推送更新到此 HTTPS 地址(由反向代理转到 --listen)。")
+              help="Webhook 模式:Telegram 推送更新到此 HTTPS 地址(由反向代理转到 --listen,"
+                   "路径不变;地址不带路径时为 /)。")
 @click.option("--listen", default="127.0.0.1:8443", show_default=True,
-              help="Webhook 模式下本进程监听的 HOST:PORT。")
+              help="Webhook 模式下本进程监听的 HOST:PORT(IPv6 地址加方括号,如 [::1]:8443)。")
 @click.option("--no-set-webhook", is_flag=True, help="不调用 setWebhook(多个实例时只需一个设置)。")
 @click.option("-v", "--verbose", is_flag=True, help="输出调试日志。")
 def run(no_scheduler: bool, webhook_url: str | None, listen: str, no_set_webhook: bool,
@@ -38,10 +47,58 @@ def run(no_scheduler: bool, webhook_url: str | None, listen: str, no_set_webhook
         if not settings.webhook_secret:
             click.echo(texts.NO_WEBHOOK_SECRET, err=True)
             sys.exit(2)
+        problems = webhook_problems(webhook_url, listen, settings.webhook_secret,
+                                    settings.telegram_api)
+        if problems:
+            click.echo("\n".join([texts.WEBHOOK_SETUP_INVALID, *problems]), err=True)
+            sys.exit(2)
         webhook = WebhookOptions(webhook_url, listen, settings.webhook_secret,
                                  set_webhook=not no_set_webhook)
     asyncio.run(_main(settings, not no_scheduler, webhook))
     click.echo(texts.RUN_STOPPED)
+
+
+def webhook_problems(url: str, listen: str, secret: str, telegram_api: str) -> list[str]:
+    """What Telegram (or this host) would refuse in a webhook set-up, found before anything
+    starts: each problem a line for the operator; none when all is well."""
+    from bot.webhook import parse_listen
+
+    problems = []
+    bad = sorted({c for c in secret if not _SECRET_CHAR.fullmatch(c)})
+    if bad:
+        problems.append(texts.WEBHOOK_SECRET_BAD_CHARS.format(
+            chars=" ".join(repr(c) for c in bad[:10])))
+    if len(secret) > SECRET_MAX:
+        problems.append(texts.WEBHOOK_SECRET_TOO_LONG.format(length=len(secret)))
+    problems += _url_problems(url, telegram_api)
+    try:
+        parse_listen(listen)
+    except ValueError:
+        problems.append(texts.LISTEN_INVALID.format(listen=listen))
+    return problems
+
+
+def _url_problems(url: str, telegram_api: str) -> list[str]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # an unclosed "[", a port that is not a number or out of range
+        return [texts.WEBHOOK_URL_INVALID.format(url=url)]
+    if parts.scheme.lower() not in ("https", "http") or not parts.hostname:
+        return [texts.WEBHOOK_URL_INVALID.format(url=url)]
+    # Telegram's own servers push only to HTTPS, on four ports; a self-hosted Bot API server
+    # (or the built-in emulator) may push to plain HTTP on any port, so that is theirs to say.
+    try:
+        public = urlsplit(telegram_api).hostname == urlsplit(PUBLIC_API).hostname
+    except ValueError:
+        public = False
+    if not public:
+        return []
+    if parts.scheme.lower() != "https":
+        return [texts.WEBHOOK_URL_NOT_HTTPS.format(url=url)]
+    if port is not None and port not in TELEGRAM_WEBHOOK_PORTS:
+        return [texts.WEBHOOK_URL_BAD_PORT.format(url=url, port=port)]
+    return []
 
 
 async def _main(settings: Settings, with_scheduler: bool, webhook: Any = None) -> None:

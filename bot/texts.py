@@ -14,6 +14,22 @@ QR_WRITTEN = "二维码已保存:{path}"
 NO_TOKEN = "未设置 ZHITONG_BOT_TOKEN。请设置机器人令牌后再运行 zhitong run(离线演示请用 zhitong demo)。"
 RUN_STARTED = "项目直通车已启动({framework},{api}),按 Ctrl-C 停止。"
 NO_WEBHOOK_SECRET = "Webhook 模式需要设置 ZHITONG_WEBHOOK_SECRET(1–256 位字母、数字、_ 或 -)。"
+WEBHOOK_SETUP_INVALID = "Webhook 设置有误,未启动。请改正后重试:"
+WEBHOOK_SECRET_BAD_CHARS = (
+    "  · ZHITONG_WEBHOOK_SECRET 含有 Telegram 不接受的字符 {chars}:只能用字母、数字、_ 和 -"
+    "(例如 openssl rand -hex 32 的输出)"
+)
+WEBHOOK_SECRET_TOO_LONG = "  · ZHITONG_WEBHOOK_SECRET 长 {length} 位,Telegram 最多接受 256 位"
+WEBHOOK_URL_INVALID = "  · --webhook「{url}」不是完整的网址,应形如 https://bot.example.gov.cn/telegram/webhook"
+WEBHOOK_URL_NOT_HTTPS = (
+    "  · --webhook「{url}」须以 https:// 开头:Telegram 只向 HTTPS 地址推送"
+    "(自建 Bot API 服务器才可用 http://,见 ZHITONG_TELEGRAM_API)"
+)
+WEBHOOK_URL_BAD_PORT = "  · --webhook「{url}」的端口 {port}:Telegram 只向 443、80、88、8443 端口推送"
+LISTEN_INVALID = (
+    "  · --listen「{listen}」应为「地址:端口」,例如 127.0.0.1:8443,IPv6 地址加方括号:"
+    "[::1]:8443(端口 1–65535)"
+)
 RUN_STOPPED = "项目直通车已停止。"
 DB_ERROR = "无法连接数据库:{error}"
 DB_WAITING = "数据库暂时连不上({error}),{seconds:.0f} 秒后重试……(Ctrl-C 停止)"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import collections
 import hmac
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
@@ -28,6 +30,8 @@ ApplyUpdate = Callable[[dict[str, Any], bool], Awaitable[None]]
 # An update that failed (a fault, not an outage) this many times in this process is spent at
 # its next delivery, as polling does at the first failure, rather than Telegram retrying it for
 # hours while the person hears nothing. The retries before give a passing fault its chance.
+# One that cannot even be spent (the runtime cannot read it: a Bot API change the installed
+# library does not know, a malformed update) is dropped then, logged, with a 200.
 SPEND_AFTER_FAILURES = 3
 # Does the database answer now? (for GET /healthz)
 HealthProbe = Callable[[], Awaitable[bool]]
@@ -37,7 +41,10 @@ HEALTH_PATH = "/healthz"
 def secret_ok(expected: str, given: str | None) -> bool:
     if not expected or given is None:
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+    # A header's bytes that are not UTF-8 reach us as surrogates; "surrogatepass" encodes any
+    # str, so such a header is simply not equal (never an error), still compared in constant
+    # time.
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
 
 
 def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
@@ -51,7 +58,7 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
             return web.Response(status=413, text="too large")
         try:
             data = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # (RecursionError: nested too deep to parse)
             return web.Response(status=400, text="bad json")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.Response(status=400, text="not an update")
@@ -64,6 +71,13 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
             log.warning("webhook update %s waits for the database; answered 503", update_id)
             return web.Response(status=503, text="database unavailable")
         except Exception:
+            if give_up:
+                # Spending it failed too (the runtime cannot even read it): answered 2xx so
+                # that Telegram stops delivering what no retry will apply. Its failures are
+                # kept, so a redelivery comes here again and is dropped too.
+                log.exception("webhook update %s (%s) dropped: it failed %d times and could "
+                              "not be spent either", update_id, _kinds(data), failures[update_id])
+                return web.Response(status=200, text="dropped")
             # Not applied (rolled back): a 5xx makes Telegram deliver it again.
             log.exception("webhook update %s failed", update_id)
             if len(failures) > 10_000:
@@ -87,6 +101,17 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
     return app
 
 
+def _kinds(data: dict[str, Any]) -> str:
+    """What an update carries ("message", "callback_query" …), for the log."""
+    return ",".join(sorted(str(k) for k in data if k != "update_id"))[:200] or "nothing"
+
+
+def listen_path(url: str) -> str:
+    """The path Telegram POSTs to: the webhook URL's own, "/" when it has none (decoded, as
+    the server matches it)."""
+    return unquote(urlsplit(url).path) or "/"
+
+
 # On shutdown, requests still in hand get this long to finish; then they are cancelled (not
 # applied: Telegram delivers them again). An update normally takes milliseconds; one waiting
 # for an unreachable database would otherwise hold the stop for its whole patience.
@@ -102,5 +127,14 @@ async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
+    """``HOST:PORT`` (``127.0.0.1:8443``, ``[::1]:8443``, ``:8443`` for 127.0.0.1) → (host,
+    port); ValueError for anything else (an IPv6 address needs its brackets)."""
+    host, colon, port = listen.strip().rpartition(":")
+    if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(listen)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        ipaddress.IPv6Address(host)  # (ValueError if it is not one)
+    elif ":" in host or "[" in host or "]" in host:
+        raise ValueError(listen)
     return host or "127.0.0.1", int(port)

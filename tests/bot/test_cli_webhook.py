@@ -188,3 +188,101 @@ async def test_an_address_that_is_not_the_bot_api_is_named(emu: BotApiEmulator) 
     out = await zhitong(emu, "webhook", "info", token="not-a-token")
     assert out.exit_code == 1
     assert "ZHITONG_BOT_TOKEN" in out.output and "not-a-token" not in out.output
+
+
+# --- `zhitong run --webhook`: what Telegram would refuse is refused before anything starts ---
+
+GOOD_SECRET = "wh-Secret_0123456789abcdef"
+GOOD_URL = "https://bot.example.gov.cn/telegram/webhook"
+
+
+def run_webhook(monkeypatch: pytest.MonkeyPatch, *args: str, secret: str = GOOD_SECRET,
+                api: str | None = None) -> tuple[Result, list[Any]]:
+    """`zhitong run --webhook …`, with the runtime replaced: what it would have started with."""
+    from bot import cli_run
+
+    started: list[Any] = []
+
+    async def runtime(_settings: Any, _with_scheduler: bool, webhook: Any = None) -> None:
+        started.append(webhook)
+
+    monkeypatch.setattr(cli_run, "_main", runtime)
+    env = {"ZHITONG_BOT_TOKEN": "123456:ABC-token", "ZHITONG_WEBHOOK_SECRET": secret,
+           "ZHITONG_TELEGRAM_API": api}
+    return CliRunner().invoke(main, ["run", "--webhook", *args], env=env), started
+
+
+def refused_with(out: Result, *problems: str) -> bool:
+    return (out.exit_code == 2 and out.exception is not None
+            and isinstance(out.exception, SystemExit) and "Traceback" not in out.output
+            and out.stderr.splitlines() == [texts.WEBHOOK_SETUP_INVALID, *problems])
+
+
+def test_a_webhook_secret_telegram_would_refuse_is_named_before_start(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Base64 output (`+ / =`) or a stray space: Telegram's setWebhook refuses the secret, and
+    # workers started with --no-set-webhook would refuse every update. Said at once, in plain
+    # words, with the characters at fault but not the secret itself.
+    secret = "abc+def/ghi= jkl"
+    out, started = run_webhook(monkeypatch, GOOD_URL, secret=secret)
+    assert refused_with(out, texts.WEBHOOK_SECRET_BAD_CHARS.format(chars="' ' '+' '/' '='"))
+    assert secret not in out.output and started == []
+    out, started = run_webhook(monkeypatch, GOOD_URL, secret="a" * 257)
+    assert refused_with(out, texts.WEBHOOK_SECRET_TOO_LONG.format(length=257))
+    assert started == []
+    out, started = run_webhook(monkeypatch, GOOD_URL, secret="a" * 256)
+    assert out.exit_code == 0 and [w.secret for w in started] == ["a" * 256]
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("http://bot.example.gov.cn/telegram/webhook", texts.WEBHOOK_URL_NOT_HTTPS),
+    ("bot.example.gov.cn/telegram/webhook", texts.WEBHOOK_URL_INVALID),
+    ("https:///telegram/webhook", texts.WEBHOOK_URL_INVALID),
+    ("https://bot.example.gov.cn:99999/tg", texts.WEBHOOK_URL_INVALID),
+    ("https://[::1/tg", texts.WEBHOOK_URL_INVALID),
+    ("https://bot.example.gov.cn:8080/telegram/webhook", texts.WEBHOOK_URL_BAD_PORT),
+])
+def test_a_webhook_url_telegram_would_refuse_is_named_before_start(
+        monkeypatch: pytest.MonkeyPatch, url: str, problem: str) -> None:
+    # Telegram's own servers push only to https, on ports 443, 80, 88 and 8443.
+    out, started = run_webhook(monkeypatch, url)
+    assert refused_with(out, problem.format(url=url, port=8080))
+    assert started == []
+
+
+@pytest.mark.parametrize("url", [GOOD_URL, "https://bot.example.gov.cn",
+                                 "https://bot.example.gov.cn:8443/tg", "HTTPS://Bot.example.gov.cn/"])
+def test_a_good_webhook_set_up_starts(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    out, started = run_webhook(monkeypatch, url, "--listen", "[::1]:8081")
+    assert out.exit_code == 0, out.output
+    [webhook] = started
+    assert (webhook.url, webhook.listen, webhook.secret) == (url, "[::1]:8081", GOOD_SECRET)
+
+
+def test_plain_http_is_left_to_a_self_hosted_bot_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A self-hosted Bot API server (`telegram-bot-api --local`) and the built-in emulator push
+    # to http:// on any port; the same URL is refused while the Bot API is Telegram's own.
+    url = "http://127.0.0.1:8081/telegram/webhook"
+    out, started = run_webhook(monkeypatch, url, api="http://127.0.0.1:8088")
+    assert out.exit_code == 0, out.output
+    assert [w.url for w in started] == [url]
+    out, started = run_webhook(monkeypatch, url, api="https://api.telegram.org/")
+    assert refused_with(out, texts.WEBHOOK_URL_NOT_HTTPS.format(url=url))
+    assert started == []
+
+
+@pytest.mark.parametrize("listen", ["::1:8443", "127.0.0.1", "127.0.0.1:http", "[::1]"])
+def test_a_listen_address_that_cannot_be_served_is_named_before_start(
+        monkeypatch: pytest.MonkeyPatch, listen: str) -> None:
+    out, started = run_webhook(monkeypatch, GOOD_URL, "--listen", listen)
+    assert refused_with(out, texts.LISTEN_INVALID.format(listen=listen))
+    assert started == []
+
+
+def test_every_webhook_problem_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "http://bot.example.gov.cn/tg"
+    out, started = run_webhook(monkeypatch, url, "--listen", "8443", secret="s=")
+    assert refused_with(out, texts.WEBHOOK_SECRET_BAD_CHARS.format(chars="'='"),
+                        texts.WEBHOOK_URL_NOT_HTTPS.format(url=url),
+                        texts.LISTEN_INVALID.format(listen="8443"))
+    assert started == []

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from bot.app import WebhookOptions
-from bot.webhook import SECRET_HEADER
+from bot.webhook import SECRET_HEADER, SPEND_AFTER_FAILURES
 from handlers import texts
 from storage.models import Draft, ProcessedUpdate, Ticket
 from tests.e2e.world import World
@@ -40,10 +40,11 @@ def free_port() -> int:
 class WebhookWorld(World):
     """The same world, but the bot runs in webhook mode behind the emulator's POSTs."""
 
-    def __init__(self, database_url: str, framework: str, tagger: Any) -> None:
+    def __init__(self, database_url: str, framework: str, tagger: Any,
+                 path: str = "/telegram/webhook") -> None:
         super().__init__(database_url, framework, tagger)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/telegram/webhook"
+        self.url = f"http://127.0.0.1:{self.port}{path}"
         self.emu.webhook_retry_delay = 0.05
         self.emu.webhook_retry_max_delay = 0.2
 
@@ -96,8 +97,7 @@ def raw_text_update(update_id: int, user_id: int, name: str, text: str) -> dict[
         "from": person, "text": text}}
 
 
-@pytest.fixture
-async def hook(database_url: str, framework: str, tagger: object) -> AsyncIterator[WebhookWorld]:
+async def load_org(database_url: str) -> None:
     from domain.clock import SystemClock
     from storage.db import make_engine, make_sessionmaker
     from storage.uow import UnitOfWorkFactory
@@ -106,6 +106,11 @@ async def hook(database_url: str, framework: str, tagger: object) -> AsyncIterat
     engine = make_engine(database_url)
     await load_example_org(UnitOfWorkFactory(make_sessionmaker(engine)), SystemClock().now())
     await engine.dispose()
+
+
+@pytest.fixture
+async def hook(database_url: str, framework: str, tagger: object) -> AsyncIterator[WebhookWorld]:
+    await load_org(database_url)
     w = WebhookWorld(database_url, framework, tagger)
     await w.start()
     try:
@@ -270,3 +275,41 @@ async def test_an_edit_arrives_by_webhook_too(hook: WebhookWorld) -> None:
     assert hook.deliveries(edit) == [200]
     assert hook.text(HAN) == texts.EDIT_APPLIED
     assert "用地保障" in hook.with_button(HAN, "提交")["text"]
+
+
+@pytest.mark.parametrize("path", ["", "/", "/zhitong/tg%20hook"])
+async def test_the_worker_listens_where_the_webhook_url_points(
+        database_url: str, framework: str, tagger: object, path: str) -> None:
+    # `zhitong run --webhook https://bot.example.gov.cn` (no path, or just "/"): Telegram POSTs
+    # to "/", so that is where the worker listens; a path with an escaped character is matched
+    # as Telegram sends it. Every update is answered 200 the first time, none 404.
+    await load_org(database_url)
+    w = WebhookWorld(database_url, framework, tagger, path=path)
+    await w.start()
+    try:
+        assert w.emu.webhook is not None and w.emu.webhook.url == w.url
+        await w.say(HAN, HV_LINE)
+        assert texts.BTN_SUBMIT in w.words(w.last(HAN))
+        assert await w.press(HAN, "提交")
+        assert "诉求编号" in w.text(HAN)
+        assert {d["status"] for d in w.emu.webhook_deliveries} == {200}
+        assert len(w.emu.webhook_deliveries) == 2
+    finally:
+        await w.close()
+
+
+async def test_an_update_the_runtime_cannot_read_is_dropped_after_its_retries(
+        hook: WebhookWorld) -> None:
+    # Valid JSON with an update_id, but not an Update the framework can build (a message
+    # without chat or date; in life, a Bot API change the installed library chokes on). It
+    # fails before the desk, so it cannot be spent the usual way either: after its retries it
+    # is answered 200 (logged) instead of 500 for as long as Telegram keeps it, redeliveries
+    # too. Nothing is recorded, and the next update is applied as usual.
+    raw = {"update_id": 90_100, "message": {"message_id": 1, "text": "你好"}}
+    statuses = [await hook.post(raw, SECRET) for _ in range(SPEND_AFTER_FAILURES + 2)]
+    assert statuses == [500] * SPEND_AFTER_FAILURES + [200, 200]
+    assert await hook.count(ProcessedUpdate) == 0
+    assert hook.emu.sent_messages(HAN) == []
+    await hook.say(HAN, HV_LINE)
+    assert texts.BTN_SUBMIT in hook.words(hook.last(HAN))
+    assert {d["status"] for d in hook.emu.webhook_deliveries} == {200}

@@ -1,0 +1,148 @@
+"""The webhook HTTP server on its own (bot/webhook.py): what it answers to what arrives.
+
+No bot and no database: `apply` is a stand-in that records what it was given. The runtimes
+behind it are exercised end to end in tests/e2e/test_webhook.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bot.webhook import (
+    SECRET_HEADER,
+    SPEND_AFTER_FAILURES,
+    listen_path,
+    make_webhook_app,
+    parse_listen,
+    serve,
+)
+
+SECRET = "wh-Secret_0123456789abcdef"
+PATH = "/telegram/webhook"
+
+Apply = Callable[[dict[str, Any], bool], Awaitable[None]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A webhook server on a free port, with every apply() call it made."""
+
+    def __init__(self, port: int, calls: list[tuple[int, bool]]) -> None:
+        self.port = port
+        self.calls = calls
+
+    async def post(self, header_line: bytes, body: bytes) -> int:
+        """POST raw bytes, headers as they are (a client library would refuse some)."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(b"POST " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\n" + header_line
+                     + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        return int(answer.split(b" ", 2)[1])
+
+    async def post_update(self, body: bytes) -> int:
+        return await self.post(SECRET_HEADER.encode() + b": " + SECRET.encode() + b"\r\n", body)
+
+
+@pytest.fixture
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
+    """`apply` records each call, then raises the exception given as the parameter (if any)."""
+    calls: list[tuple[int, bool]] = []
+    fault: BaseException | None = getattr(request, "param", None)
+
+    async def apply(data: dict[str, Any], give_up: bool) -> None:
+        calls.append((data["update_id"], give_up))
+        if fault is not None:
+            raise fault
+
+    port = free_port()
+    runner: web.AppRunner = await serve(make_webhook_app(PATH, SECRET, apply), "127.0.0.1", port)
+    try:
+        yield Server(port, calls)
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_secret_header_that_is_not_utf8_is_refused(server: Server) -> None:
+    # Anyone who can reach the port may send header bytes that are not UTF-8: they are a wrong
+    # secret like any other (401, nothing applied), not a server error.
+    for raw in (b"\xff\xfe", SECRET.encode() + b"\xff", b"\xed\xa0\x80"):
+        status = await server.post(SECRET_HEADER.encode() + b": " + raw + b"\r\n",
+                                   b'{"update_id": 1}')
+        assert status == 401, raw
+    assert server.calls == []
+    assert await server.post_update(b'{"update_id": 1}') == 200
+    assert server.calls == [(1, False)]
+
+
+async def test_json_nested_too_deep_to_parse_is_a_bad_request(server: Server) -> None:
+    # Well under the size limit, but too deep for the JSON parser: a 400 like any body that is
+    # not JSON, never a 500.
+    depth = 100_000
+    assert await server.post_update(b"[" * depth + b"]" * depth) == 400
+    assert await server.post_update(b'{"a":' * depth + b"1" + b"}" * depth) == 400
+    assert await server.post_update(b"{not json") == 400
+    assert server.calls == []
+
+
+@pytest.mark.parametrize("server", [RuntimeError("the runtime cannot read this update")],
+                         indirect=True)
+async def test_an_update_that_cannot_even_be_spent_is_dropped_after_its_retries(
+        server: Server) -> None:
+    # apply() fails every time, spending included (the runtime cannot build the update at
+    # all): 5xx while it has retries left, then it is tried once more as give_up and, failing
+    # that too, answered 200 so that Telegram stops; its redeliveries go the same way.
+    body = b'{"update_id": 7, "message": {"text": "hi"}}'
+    statuses = [await server.post_update(body) for _ in range(SPEND_AFTER_FAILURES + 2)]
+    assert statuses == [500] * SPEND_AFTER_FAILURES + [200, 200]
+    assert server.calls == [(7, False)] * SPEND_AFTER_FAILURES + [(7, True), (7, True)]
+    # Another update still gets its own retries.
+    assert await server.post_update(b'{"update_id": 8}') == 500
+    assert server.calls[-1] == (8, False)
+
+
+@pytest.mark.parametrize("listen, expected", [
+    ("127.0.0.1:8443", ("127.0.0.1", 8443)),
+    ("0.0.0.0:8081", ("0.0.0.0", 8081)),
+    (":8443", ("127.0.0.1", 8443)),
+    ("localhost:80", ("localhost", 80)),
+    ("[::1]:8443", ("::1", 8443)),
+    ("[::]:8443", ("::", 8443)),
+])
+def test_listen_takes_a_host_and_port_ipv6_in_brackets(listen: str,
+                                                       expected: tuple[str, int]) -> None:
+    # `--listen [::1]:8443`: the brackets are the address's, not the host name's.
+    assert parse_listen(listen) == expected
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1", "8443", "::1", "::1:8443", "[::1]",
+                                    "[::1:8443", "[nonsense]:8443", "127.0.0.1:http",
+                                    "127.0.0.1:0", "127.0.0.1:70000", ""])
+def test_a_listen_address_that_cannot_be_served_is_refused(listen: str) -> None:
+    with pytest.raises(ValueError):
+        parse_listen(listen)
+
+
+@pytest.mark.parametrize("url, path", [
+    ("https://bot.example.gov.cn/telegram/webhook", "/telegram/webhook"),
+    ("https://bot.example.gov.cn:8443/tg?x=1", "/tg"),
+    ("https://bot.example.gov.cn", "/"),
+    ("https://bot.example.gov.cn/", "/"),
+    ("https://bot.example.gov.cn/zhitong/tg%20hook", "/zhitong/tg hook"),
+])
+def test_the_listen_path_is_where_telegram_posts(url: str, path: str) -> None:
+    # The worker listens on the webhook URL's own path, "/" when it has none.
+    assert listen_path(url) == path
