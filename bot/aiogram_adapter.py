@@ -12,11 +12,15 @@ from typing import Any
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramNotFound,
@@ -24,7 +28,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods import Response, TelegramMethod
+from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
@@ -35,9 +39,13 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
+    LinkPreviewOptions,
     Message,
+    TelegramObject,
     Update,
 )
+from aiogram.types.update import UpdateTypeLookupError
+from pydantic import ValidationError
 
 from bot.runtime_common import (
     STORE_WAIT,
@@ -46,6 +54,9 @@ from bot.runtime_common import (
     Toasts,
     apply_webhook_inbound,
     callback_inbound,
+    is_webhook_conflict,
+    log_unparseable_update,
+    log_webhook_conflict,
     message_inbound,
 )
 from handlers.desk import Desk
@@ -69,14 +80,61 @@ class PinnedResponseSession(AiohttpSession):
         returning = method.__returning__
         if returning not in self._pinned:
             self._pinned[returning] = Response[returning]  # type: ignore[valid-type]
-        return super().check_response(bot, method, status_code, content)
+        try:
+            return super().check_response(bot, method, status_code, content)
+        except ClientDecodeError as exc:
+            if not isinstance(method, GetUpdates):
+                raise
+            return _updates_one_by_one(bot, exc)
+
+
+def _updates_one_by_one(bot: Bot, error: ClientDecodeError) -> Response[list[Update]]:
+    """A getUpdates batch aiogram could not build as a whole: each update on its own, and one
+    that cannot be parsed spent (logged, then confirmed like any other), instead of the
+    dispatcher asking for the same batch for ever. A spent update carries only its id: no
+    handler sees it (`skip_spent_updates`)."""
+    data = error.data
+    if not (isinstance(data, dict) and data.get("ok") is True
+            and isinstance(data.get("result"), list)):
+        raise error
+    updates: list[Update] = []
+    for raw in data["result"]:
+        try:
+            updates.append(Update.model_validate(raw, context={"bot": bot}))
+        except ValidationError as exc:
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            if not isinstance(update_id, int):
+                raise error from exc
+            log_unparseable_update(update_id, "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+            updates.append(Update.model_validate({"update_id": update_id},
+                                                 context={"bot": bot}))
+    return Response[list[Update]](ok=True, result=updates)
+
+
+async def delete_webhook_when_in_the_way(make_request: NextRequestMiddlewareType[Any],
+                                         bot: Bot, method: TelegramMethod[Any]) -> Any:
+    """Session middleware while polling: getUpdates refused (409) because a webhook is set is
+    answered by deleting the webhook and asking again. Should the deletion fail, the error goes
+    to the dispatcher, which waits and polls again (and so lands here again)."""
+    try:
+        return await make_request(bot, method)
+    except TelegramConflictError as exc:
+        if not isinstance(method, GetUpdates) or not is_webhook_conflict(exc.message):
+            raise
+        log_webhook_conflict(exc.message)
+        await bot.delete_webhook()
+        return await make_request(bot, method)
 
 
 def make_bot(token: str, api_base: str, connections: int = 100) -> Bot:
     session = PinnedResponseSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")),
                                     limit=connections)
+    # Messages and edits go without link previews (as on the PTB runtime): cards are dense,
+    # and a preview of a link someone typed into a ticket would bury them.
     return Bot(token=token, session=session,
-               default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+               default=DefaultBotProperties(parse_mode=ParseMode.HTML,
+                                            link_preview=LinkPreviewOptions(is_disabled=True)))
 
 
 def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
@@ -115,6 +173,18 @@ async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], wake_send
         wake_sender()
 
 
+async def skip_spent_updates(handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                             update: TelegramObject, data: dict[str, Any]) -> Any:
+    """An update polling could not parse arrives as its id alone (`_updates_one_by_one`): it
+    was logged there, and is only confirmed here, without aiogram's "unknown update type"."""
+    if isinstance(update, Update):
+        try:
+            update.event_type  # noqa: B018 (raises for an update without any event)
+        except UpdateTypeLookupError:
+            return UNHANDLED
+    return await handler(update, data)
+
+
 def build_dispatcher(desk: Desk, wake_sender: Any, toasts: Toasts) -> Dispatcher:
     """Handler order is explicit: callbacks, then every kind of message (one catch-all)."""
     router = Router(name="zhitong")
@@ -141,6 +211,7 @@ def build_dispatcher(desk: Desk, wake_sender: Any, toasts: Toasts) -> Dispatcher
 
     dp = Dispatcher()
     dp.include_router(router)
+    dp.update.outer_middleware(skip_spent_updates)
 
     @dp.errors()
     async def on_error(event: ErrorEvent) -> bool:

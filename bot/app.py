@@ -169,16 +169,24 @@ class WebhookOptions:
     listen: str
     secret: str
     set_webhook: bool = True
-    path: str = "/telegram/webhook"
+    # The path this worker listens on. By default the URL's own path ("/" when it has none),
+    # which is where Telegram POSTs; set it only when a proxy in front rewrites the path.
+    path: str | None = None
 
 
 async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool = True,
                       polling_timeout: int = 20, webhook: WebhookOptions | None = None) -> None:
     """Polling (or webhook) + outbox sender + scheduler in one process, until `stop` is set."""
-    from aiogram.exceptions import TelegramNetworkError, TelegramServerError
+    from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramServerError
 
-    from bot.aiogram_adapter import AiogramTransport, apply_raw_update, build_dispatcher, make_bot
-    from bot.runtime_common import ALLOWED_UPDATES, Toasts, connections_for
+    from bot.aiogram_adapter import (
+        AiogramTransport,
+        apply_raw_update,
+        build_dispatcher,
+        delete_webhook_when_in_the_way,
+        make_bot,
+    )
+    from bot.runtime_common import ALLOWED_UPDATES, LEFTOVER_WEBHOOK, Toasts, connections_for
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api,
                    connections=max(100, connections_for(core.settings.send_concurrency)))
@@ -207,8 +215,10 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
         if webhook.set_webhook:
             await bot.set_webhook(webhook.url, secret_token=webhook.secret,
                                   allowed_updates=ALLOWED_UPDATES)
-    else:
-        await bot.delete_webhook()
+    elif await retry_until_reachable(bot.delete_webhook, stop, (TelegramAPIError,),
+                                     what=LEFTOVER_WEBHOOK) is not None:
+        # A webhook set later (getUpdates answered 409) is deleted again.
+        bot.session.middleware(delete_webhook_when_in_the_way)
         # handle_as_tasks=False: an update is acknowledged (next getUpdates offset) only after
         # it was handled, so a crash loses nothing (DESIGN §10).
         polling = asyncio.create_task(dp.start_polling(
@@ -259,32 +269,34 @@ async def stop_sender(task: asyncio.Task[None], grace_seconds: float = 5.0) -> N
 
 async def retry_until_reachable(call: Any, stop: asyncio.Event,
                                 transient: tuple[type[BaseException], ...],
-                                every_seconds: float = 5.0) -> Any:
-    """The Bot API may be briefly unreachable at start (proxy restarting, network): keep
-    trying and say so, rather than exit. Returns None if stopped meanwhile."""
+                                every_seconds: float = 5.0, *,
+                                what: str = "Bot API not reachable") -> Any:
+    """The Bot API may be briefly unreachable at start (proxy restarting, network, a 429): keep
+    trying and say so (`what` and the error), rather than exit. Tries again after 1 s, then
+    twice as long each time, up to `every_seconds`. Returns None if stopped meanwhile."""
+    pause = min(1.0, every_seconds)
     while not stop.is_set():
         try:
             return await call()
         except transient as exc:
-            log.warning("Bot API not reachable (%s); retrying in %.0f s", exc, every_seconds)
+            log.warning("%s (%s); retrying in %.0f s", what, exc, pause)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), every_seconds)
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, every_seconds)
     return None
 
 
 async def start_webhook(options: WebhookOptions, apply: Any, core: Core) -> Any:
-    from bot.webhook import make_webhook_app, parse_listen, serve
+    from bot.webhook import listen_path, make_webhook_app, parse_listen, serve
 
     host, port = parse_listen(options.listen)
-    path = options.path
-    from urllib.parse import urlparse
-
-    url_path = urlparse(options.url).path
-    if url_path and url_path != "/":
-        path = url_path
+    path = options.path or listen_path(options.url)
     app = make_webhook_app(path, options.secret, apply,
                            lambda: core.uow_factory.reachable(timeout=2.0))
-    return await serve(app, host, port)
+    runner = await serve(app, host, port)
+    log.info("webhook: updates for %s are received on %s:%s, path %s",
+             options.url, f"[{host}]" if ":" in host else host, port, path)
+    return runner
 
 
 async def enqueue_menus(core: Core) -> None:

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from telegram import (
     Bot,
@@ -22,11 +22,13 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
+    LinkPreviewOptions,
     Update,
 )
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -39,6 +41,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.ptb_request import AiohttpRequest
 from bot.runtime_common import (
     ALLOWED_UPDATES,
+    LEFTOVER_WEBHOOK,
     STORE_WAIT,
     STORE_WAIT_TOAST,
     SYSTEM_ERROR,
@@ -46,6 +49,9 @@ from bot.runtime_common import (
     apply_webhook_inbound,
     callback_inbound,
     connections_for,
+    is_webhook_conflict,
+    log_unparseable_update,
+    log_webhook_conflict,
     message_inbound,
 )
 from handlers.desk import Desk
@@ -57,9 +63,27 @@ log = logging.getLogger(__name__)
 # After getUpdates was refused for a reason other than the network or a rate limit.
 POLL_REFUSED_PAUSE = 5.0
 
+# Messages and edits go without link previews (as on the aiogram runtime): cards are dense,
+# and a preview of a link someone typed into a ticket would bury them.
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class RawUpdatesBot(Bot):
+    """PTB's Bot, plus getUpdates as Telegram answered it (one dict per update).
+
+    `Bot.get_updates` builds the whole batch at once: one update PTB cannot parse fails the
+    batch, and the same batch comes back on every call. Polling builds each update itself
+    (`poll`), so a bad one is spent alone."""
+
+    async def get_raw_updates(self, offset: int | None, timeout: int,
+                              allowed_updates: list[str]) -> list[dict[str, Any]]:
+        # The getUpdates request's own read timeout (make_bot) outlasts the long poll.
+        data = {"offset": offset, "timeout": timeout, "allowed_updates": allowed_updates}
+        return cast("list[dict[str, Any]]", await self._post("getUpdates", data))
+
 
 def make_bot(token: str, api_base: str, polling_timeout: int = 20,
-             connections: int = 16, http: str = "aiohttp") -> Bot:
+             connections: int = 16, http: str = "aiohttp") -> RawUpdatesBot:
     """`connections`: room for every push the outbox may have in flight plus the toasts; a
     request waiting for a free connection longer than the pool timeout fails (TimedOut).
     `http`: "aiohttp" (bot/ptb_request.py) or "httpx" (PTB's stock client)."""
@@ -72,8 +96,8 @@ def make_bot(token: str, api_base: str, polling_timeout: int = 20,
     else:
         request = AiohttpRequest(connections=connections, read_timeout=15)
         get_updates = AiohttpRequest(connections=1, read_timeout=polling_timeout + 10)
-    return Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
-               request=request, get_updates_request=get_updates)
+    return RawUpdatesBot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
+                         request=request, get_updates_request=get_updates)
 
 
 def _markup(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
@@ -89,7 +113,13 @@ def _wait_notice(bot: Bot, update: Update) -> Callable[[], Awaitable[object]]:
     if query is not None:
         return lambda: bot.answer_callback_query(query.id, STORE_WAIT_TOAST)
     assert message is not None
-    return lambda: bot.send_message(message.chat.id, STORE_WAIT)
+    return lambda: _say(bot, message.chat.id, STORE_WAIT)
+
+
+def _say(bot: Bot, chat_id: int, text: str) -> Awaitable[object]:
+    """A message straight from the adapter, sent as the outbox sends (PtbTransport)."""
+    return bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                            link_preview_options=NO_PREVIEW)
 
 
 async def handle_update(bot: Bot, desk: Desk, update: Update, toasts: Toasts
@@ -118,7 +148,7 @@ async def handle_update(bot: Bot, desk: Desk, update: Update, toasts: Toasts
     except Exception:
         log.exception("update %s failed", update.update_id)
         with contextlib.suppress(TelegramError):
-            await bot.send_message(message.chat.id, SYSTEM_ERROR)
+            await _say(bot, message.chat.id, SYSTEM_ERROR)
         return None
 
 
@@ -141,14 +171,13 @@ async def apply_raw_update(bot: Bot, desk: Desk, data: dict[str, Any], toasts: T
     return None
 
 
-async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event, toasts: Toasts,
-               polling_timeout: int = 20) -> None:
+async def poll(bot: RawUpdatesBot, desk: Desk, wake_sender: Any, stop: asyncio.Event,
+               toasts: Toasts, polling_timeout: int = 20) -> None:
     """Long polling that confirms an update (offset) only after it was applied."""
     offset: int | None = None
     while not stop.is_set():
         try:
-            updates = await bot.get_updates(offset=offset, timeout=polling_timeout,
-                                            allowed_updates=ALLOWED_UPDATES)
+            batch = await bot.get_raw_updates(offset, polling_timeout, ALLOWED_UPDATES)
         except (NetworkError, TimedOut) as exc:
             log.warning("getUpdates failed: %s", exc)
             await _sleep_or_stop(stop, 1.0)
@@ -156,19 +185,56 @@ async def poll(bot: Bot, desk: Desk, wake_sender: Any, stop: asyncio.Event, toas
         except RetryAfter as exc:
             await _sleep_or_stop(stop, _retry_after(exc))
             continue
-        except TelegramError as exc:
-            # 409 (a webhook is set, or another process polls with this token), 401 (token
-            # revoked), 5xx …: the loop must outlive it, or the process would stay up while
-            # deaf to every update.
-            log.error("getUpdates refused: %s; trying again in %.0f s", exc,
-                      POLL_REFUSED_PAUSE)
+        except Conflict as exc:
+            if is_webhook_conflict(exc.message):
+                await _delete_webhook_in_the_way(bot, exc, stop)
+                continue
+            _log_refused(exc)
             await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
             continue
-        for update in updates:
-            out = await handle_update(bot, desk, update, toasts)
-            if out is None or out.wake_sender:
-                wake_sender()
-            offset = update.update_id + 1
+        except TelegramError as exc:
+            # 409 (another process polls with this token), 401 (token revoked), 5xx …: the
+            # loop must outlive it, or the process would stay up while deaf to every update.
+            _log_refused(exc)
+            await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
+            continue
+        confirmed = offset
+        for raw in batch:
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            if not isinstance(update_id, int):  # not Telegram's; nothing to confirm it by
+                log.error("getUpdates answered an update without an update_id; skipped")
+                continue
+            try:
+                update = Update.de_json(raw, bot)
+            except Exception as exc:
+                log_unparseable_update(update_id, f"{exc.__class__.__name__}: {exc}")
+            else:
+                try:
+                    out = await handle_update(bot, desk, update, toasts)
+                except Exception:  # handle_update answers the person; this is a bug of ours
+                    log.exception("update %s failed", update_id)
+                    out = None
+                if out is None or out.wake_sender:
+                    wake_sender()
+            offset = update_id + 1
+        if batch and offset == confirmed:  # nothing in it could be confirmed: do not spin
+            await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
+
+
+def _log_refused(exc: TelegramError) -> None:
+    log.error("getUpdates refused: %s; trying again in %.0f s", exc, POLL_REFUSED_PAUSE)
+
+
+async def _delete_webhook_in_the_way(bot: Bot, conflict: Conflict, stop: asyncio.Event) -> None:
+    """getUpdates refused (409) because a webhook is set: delete it and poll on. Should the
+    deletion fail, the next getUpdates is refused again and lands here again."""
+    log_webhook_conflict(conflict.message)
+    try:
+        await bot.delete_webhook()
+    except TelegramError as exc:
+        log.warning("%s (%s); trying again in %.0f s", LEFTOVER_WEBHOOK, exc,
+                    POLL_REFUSED_PAUSE)
+        await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -219,7 +285,8 @@ class PtbTransport:
                 raise Permanent("edit without a message id")
             await self.bot.edit_message_text(payload["text"], chat_id=chat_id,
                                              message_id=message_id, reply_markup=markup,
-                                             parse_mode=ParseMode.HTML)
+                                             parse_mode=ParseMode.HTML,
+                                             link_preview_options=NO_PREVIEW)
             return None
         if op == "commands":
             commands = [BotCommand(c, d) for c, d in payload["commands"]]
@@ -228,12 +295,14 @@ class PtbTransport:
             await self.bot.set_my_commands(commands, scope=scope)
             return None
         photos = payload.get("photos") or []
+        # parse_mode without a caption changes nothing; it is sent as aiogram sends it.
         for i in range(0, len(photos), 10):
             chunk = photos[i:i + 10]
             if len(chunk) == 1:
-                await self.bot.send_photo(chat_id, chunk[0])
+                await self.bot.send_photo(chat_id, chunk[0], parse_mode=ParseMode.HTML)
             else:
-                await self.bot.send_media_group(chat_id, [InputMediaPhoto(p) for p in chunk])
+                await self.bot.send_media_group(
+                    chat_id, [InputMediaPhoto(p, parse_mode=ParseMode.HTML) for p in chunk])
         if payload.get("photo_path"):
             image = await asyncio.to_thread(_read_bytes, payload["photo_path"])
             sent = await self.bot.send_photo(chat_id, image,
@@ -250,7 +319,7 @@ class PtbTransport:
             return sent.message_id
         sent = await self.bot.send_message(chat_id, payload["text"], reply_markup=markup,
                                            parse_mode=ParseMode.HTML,
-                                           disable_web_page_preview=True)
+                                           link_preview_options=NO_PREVIEW)
         return sent.message_id
 
 
@@ -305,9 +374,8 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         if webhook.set_webhook:
             await bot.set_webhook(webhook.url, secret_token=webhook.secret,
                                   allowed_updates=ALLOWED_UPDATES)
-    else:
-        with contextlib.suppress(TelegramError):
-            await bot.delete_webhook()
+    elif await retry_until_reachable(bot.delete_webhook, stop, (TelegramError,),
+                                     what=LEFTOVER_WEBHOOK) is not None:
         tasks.append(asyncio.create_task(
             poll(bot, core.desk, sender.wake, stop, toasts, polling_timeout), name="polling"))
     sender.wake()

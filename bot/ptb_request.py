@@ -118,13 +118,17 @@ def env_proxy(scheme: str, host: str) -> str | None:
 
 
 def _body(request_data: RequestData | None) -> Any:
-    """Form fields as PTB encodes them (JSON values as strings); multipart when files go too."""
+    """Form fields as PTB encodes them (JSON values as strings); multipart when files go too.
+
+    File names go as written (UTF-8): Telegram's Bot API server takes `filename="…"` verbatim,
+    so aiohttp's default percent-encoding would reach the person as the document's name
+    ("%E9%97%AE….xlsx" for 问题台账.xlsx). aiogram and httpx send them the same way."""
     if request_data is None:
         return None
     fields = request_data.json_parameters
     if not request_data.contains_files:
         return fields
-    form = aiohttp.FormData()
+    form = aiohttp.FormData(quote_fields=False)
     for name, value in fields.items():
         form.add_field(name, value)
     for name, (filename, content, mimetype) in request_data.multipart_data.items():

@@ -11,14 +11,21 @@ from handlers.desk import Desk
 from handlers.inbound import Inbound, Kind, Outbound
 from handlers.texts import STORE_WAIT, STORE_WAIT_TOAST, SYSTEM_ERROR
 
-__all__ = ["ALLOWED_UPDATES", "STORE_WAIT", "STORE_WAIT_TOAST", "SYSTEM_ERROR",
-           "WEBHOOK_PATIENCE", "Toasts", "apply_webhook_inbound", "callback_inbound",
-           "command_parts", "connections_for", "message_inbound", "unsupported_kind"]
+__all__ = ["ALLOWED_UPDATES", "LEFTOVER_WEBHOOK", "STORE_WAIT", "STORE_WAIT_TOAST",
+           "SYSTEM_ERROR", "WEBHOOK_PATIENCE", "Toasts", "apply_webhook_inbound",
+           "callback_inbound", "command_parts", "connections_for", "is_webhook_conflict",
+           "log_unparseable_update", "log_webhook_conflict", "message_inbound",
+           "unsupported_kind"]
 
 log = logging.getLogger(__name__)
 
 # The update kinds the bot asks Telegram for (getUpdates and setWebhook).
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+
+# What the log says while the webhook left over from webhook mode cannot be deleted at a polling
+# start (getUpdates is refused with 409 for as long as a webhook is set).
+LEFTOVER_WEBHOOK = ("could not delete the webhook before polling (getUpdates is refused while it "
+                    "is set)")
 
 # A webhook request waits at most this long for an unreachable database, then is answered
 # 503 and Telegram delivers the update again later. Polling waits until the database is back
@@ -35,6 +42,26 @@ async def apply_webhook_inbound(desk: Desk, inb: Inbound,
     if give_up:
         return await desk.give_up(inb)
     return await desk.handle(inb, on_delay=on_delay, patience=WEBHOOK_PATIENCE)
+
+
+def is_webhook_conflict(description: str) -> bool:
+    """getUpdates was refused (409) because a webhook is set, not because another process
+    polls with the same token ("terminated by other getUpdates request")."""
+    return "webhook" in description.lower()
+
+
+def log_webhook_conflict(description: str) -> None:
+    """Said by both runtimes before they delete the webhook and poll on."""
+    log.warning("getUpdates refused: %s. A webhook was set while this process polls (another "
+                "instance started with --webhook, or the webhook was never deleted); deleting "
+                "it and polling on", description)
+
+
+def log_unparseable_update(update_id: int, reason: str) -> None:
+    """An update the framework cannot build (a Bot API change the installed library does not
+    know, a malformed update) cannot be applied; polling confirms it so the updates behind it
+    are not held up (DESIGN §10: never loop for ever on a bad update)."""
+    log.error("update %s cannot be parsed and is skipped: %s", update_id, reason)
 
 
 def connections_for(send_concurrency: int) -> int:

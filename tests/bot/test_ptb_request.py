@@ -55,6 +55,15 @@ async def test_messages_edits_uploads_and_downloads_go_through(emu: BotApiEmulat
     assert downloaded == b"chart-bytes"
 
 
+async def test_an_uploaded_file_keeps_its_chinese_name(emu: BotApiEmulator) -> None:
+    # Telegram's Bot API server takes the multipart `filename` as written (it neither
+    # percent-decodes it nor reads `filename*`): the name sent is the name the person sees.
+    async with bot_on(emu) as bot:
+        sent = await bot.send_document(ALICE, b"PK\x03\x04ledger", filename="问题台账.xlsx")
+    assert emu.requests_for("sendDocument")[0].params["document"].filename == "问题台账.xlsx"
+    assert sent.document is not None and sent.document.file_name == "问题台账.xlsx"
+
+
 async def test_telegram_errors_reach_ptb_as_ptb_errors(emu: BotApiEmulator) -> None:
     async with bot_on(emu) as bot:
         emu.fail_next("sendMessage", 429, retry_after=7)

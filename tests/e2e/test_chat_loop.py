@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
+import aiohttp
 import pytest
 
-from handlers import texts
+from handlers import stats_texts, texts
+from tests.e2e.test_webhook import free_port
 from tests.e2e.world import World
 
 pytestmark = pytest.mark.e2e
@@ -130,6 +134,15 @@ async def test_stats_summary_and_chart_reach_the_admin(world: World) -> None:
     assert "/stats" not in world.text(HAN) and world.text(HAN)  # refused politely, not a crash
 
 
+async def test_the_exported_ledger_keeps_its_chinese_file_name(world: World) -> None:
+    # Telegram's Bot API server takes a multipart upload's `filename` as sent (no
+    # percent-decoding): the admin's phone shows 问题台账.xlsx, not "%E9%97%AE….xlsx".
+    await world.say(ZHAO, "/export")
+    [upload] = [r.params["document"] for r in world.emu.requests_for("sendDocument")]
+    assert upload.filename == stats_texts.LEDGER_FILENAME
+    assert world.last(ZHAO)["document"]["file_name"] == stats_texts.LEDGER_FILENAME
+
+
 async def test_a_refused_toast_loses_nothing_and_alarms_no_one(world: World) -> None:
     # Telegram refuses answerCallbackQuery for a query answered before a restart or too old;
     # the press itself was applied, so the person sees its result and no error message.
@@ -181,6 +194,63 @@ async def test_polling_outlives_a_refused_get_updates(world: World,
     assert world.text(HAN).startswith("项目直通车 · 企业")  # the help, shown without markup
     refused = [r for r in world.emu.requests_for("getUpdates") if r.status == 409]
     assert len(refused) == 2
+
+
+async def set_webhook_elsewhere(world: World) -> None:
+    """setWebhook as another instance started with --webhook calls it (nothing listens there,
+    so the emulator keeps every update queued meanwhile)."""
+    async with aiohttp.ClientSession() as http, http.post(
+            world.emu.method_url("setWebhook"),
+            json={"url": f"http://127.0.0.1:{free_port()}/telegram/webhook"}) as resp:
+        assert resp.status == 200
+    assert world.emu.webhook is not None
+
+
+async def test_polling_start_deletes_a_leftover_webhook_even_after_one_failed_call(
+        world: World) -> None:
+    # Moving from webhook mode to polling: the start deletes the webhook, since getUpdates is
+    # refused (409) for as long as one is set. A failed deleteWebhook (a proxy's 502, a 429)
+    # is tried again: neither up and deaf for good, nor a start that ends in a traceback.
+    await world.stop_bot()
+    await set_webhook_elsewhere(world)
+    world.emu.fail_next("deleteWebhook", status=502, description="Bad Gateway")
+    await world.start_bot()
+    await world.say(HAN, "/help")
+    assert "/mine" in world.text(HAN)  # the help, answered by polling
+    assert world.emu.webhook is None
+    assert [r.status for r in world.emu.requests_for("deleteWebhook")][-2:] == [502, 200]
+    assert world.task is not None and not world.task.done()
+
+
+async def test_a_webhook_set_while_polling_is_deleted_and_polling_goes_on(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    # A webhook set while the bot polls (another instance started with --webhook, a setWebhook
+    # by hand): every getUpdates is refused with 409 "can't use getUpdates method while webhook
+    # is active". The polling process says so in its log, deletes the webhook and answers on.
+    await world.say(HAN, "/help")
+    await set_webhook_elsewhere(world)
+    await world.say(HAN, "/help")
+    assert len([m for m in world.messages(HAN) if "/mine" in (m.get("text") or "")]) == 2
+    assert world.emu.webhook is None
+    assert any(r.levelno == logging.WARNING and "webhook" in r.getMessage()
+               for r in caplog.records if r.name.startswith("bot."))
+
+
+async def test_an_update_the_library_cannot_parse_is_logged_and_skipped(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    # An update the installed aiogram / PTB cannot build (in life: a Bot API change it does
+    # not know yet; here an entity without offset and length) cannot be applied. Polling logs
+    # it with its update_id and confirms it, rather than end (PTB) or ask for the same batch
+    # for ever (aiogram); the people behind it are answered as usual.
+    await world.say(HAN, "/help")
+    message = world.emu.update(world.last_update)["message"]
+    bad = world.emu.inject_update({"message": {**message, "entities": [{"type": "bold"}]}})
+    await world.emu.wait_until_confirmed(bad, timeout=10)
+    await world.say(HAN, "/help")
+    assert len([m for m in world.messages(HAN) if "/mine" in (m.get("text") or "")]) == 2
+    assert world.emu.pending_updates() == []
+    skipped = [r for r in caplog.records if r.levelno == logging.ERROR and "parse" in r.getMessage()]
+    assert [str(bad) in r.getMessage() for r in skipped] == [True]
 
 
 async def test_editing_a_report_before_submitting_updates_its_card(world: World) -> None:
