@@ -64,6 +64,7 @@ class _Lease:
 
     until: datetime
     ends: float
+    chat_id: int
 
 
 def _by_lease(rows: Iterable[tuple[int, _Lease]]) -> dict[datetime, list[int]]:
@@ -355,21 +356,26 @@ class OutboxSender:
         # returns (a row this sender lost, sent, and got back) went out and is recorded.
         recorded: set[int] = set()
         self._recorded_during_claim = recorded
+        held = {row_id: lease.chat_id for row_id, lease in self._claimed.items()
+                if row_id not in self._giving_back}
         try:
             async with self.uow_factory() as uow:
                 rows = list(await uow.outbox.claim_due(
                     now, limit, self.lease, expired_before=self._lease_cutoff(now),
-                    held=[i for i in self._claimed if i not in self._giving_back]))
+                    held=list(held)))
                 await uow.commit()
         finally:
             self._recorded_during_claim = None
         self._reached()
         fresh = []
         unrecorded = self._unrecorded()
-        # A lane may have given rows back while the claim was at the database, after `held`
-        # was sent: a later row of such a chat would overtake them. It is given back too.
+        # While the claim was at the database, after `held` was sent, a lane may have given
+        # rows back, or let go of them (a send that failed, a postpone): a later row of such
+        # a chat would overtake them. It is given back too.
         first_back: dict[int, int] = {}
-        for row_id, chat_id in self._giving_back.items():
+        let_go = [(row_id, chat_id) for row_id, chat_id in held.items()
+                  if row_id not in self._claimed and row_id not in recorded]
+        for row_id, chat_id in [*self._giving_back.items(), *let_go]:
             first_back[chat_id] = min(row_id, first_back.get(chat_id, row_id))
         for row in rows:
             if row.id in recorded:
@@ -384,7 +390,7 @@ class OutboxSender:
                     self._giving_back[row.id] = row.chat_id
                 else:
                     fresh.append(row)
-            self._claimed[row.id] = _Lease(row.until, started + self._lease_s)
+            self._claimed[row.id] = _Lease(row.until, started + self._lease_s, row.chat_id)
         for row in fresh:
             lane = self._lanes.get(row.chat_id)
             if lane is None:
@@ -428,7 +434,7 @@ class OutboxSender:
                 continue  # finished, given back or claimed again meanwhile
             if row_id in renewed:
                 # Given back meanwhile, it is released by this lease.
-                self._claimed[row_id] = _Lease(until, started + self._lease_s)
+                self._claimed[row_id] = _Lease(until, started + self._lease_s, held.chat_id)
             else:
                 del self._claimed[row_id]
                 self._giving_back.pop(row_id, None)

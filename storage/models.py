@@ -208,10 +208,10 @@ class TicketEvent(Base):
     created_at: Mapped[datetime]
 
 
-# Outbox rows that hold their chat's later rows up: leased (being sent), or waiting out a
-# retry. Written out as SQL so that both databases match a query's terms to the index.
-OUTBOX_HOLDING = text(
-    "status = 'pending' AND (claimed_until IS NOT NULL OR last_error IS NOT NULL)")
+# Outbox rows that may hold their chat's later rows up: leased (being sent), or retried
+# (waiting out a 429 or a 5xx). Written out as SQL so that both databases match a query's
+# terms to the index.
+OUTBOX_HOLDING = text("status = 'pending' AND (claimed_until IS NOT NULL OR attempts > 0)")
 
 
 class OutboxMessage(Base):

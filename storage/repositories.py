@@ -95,7 +95,9 @@ def _claim_due(postgres: bool) -> Any:
     expired = bindparam("expired", type_=t.c.claimed_until.type)
     held = bindparam("held", expanding=True, type_=t.c.id.type)
     # Order per chat across senders. A row is not taken while an earlier one to its chat is
-    # held by another sender (leased), or waits out a retry (a 429, a 5xx). Looked at before
+    # held by another sender (leased), or waits out a retry (a 429, a 5xx: counted in
+    # `attempts`; an edit waiting for the card it edits is not counted, and does not hold
+    # the chat's replies back until that card has come through a backlog). Looked at before
     # the LIMIT, so that a chat with many rows behind such a one does not fill the claim with
     # rows it throws out, and every other chat behind them waits. Rows this sender holds
     # (`held`: in its lanes, or sent) do not hold it back: it queues the row behind them. A
@@ -108,9 +110,9 @@ def _claim_due(postgres: bool) -> Any:
     holding_up = (
         select(e.c.chat_id, func.min(e.c.id).label("from_id"))
         .where(e.c.status == literal_column("'pending'"),
-               or_(e.c.claimed_until.is_not(None), e.c.last_error.is_not(None)),
+               or_(e.c.claimed_until.is_not(None), e.c.attempts > literal_column("0")),
                or_(and_(e.c.claimed_until >= expired, e.c.id.not_in(held)),
-                   and_(e.c.not_before > now, e.c.last_error.is_not(None))))
+                   and_(e.c.not_before > now, e.c.attempts > literal_column("0"))))
         .group_by(e.c.chat_id)
         .cte("holding_up")
     )

@@ -417,3 +417,32 @@ async def test_a_give_back_during_a_claim_does_not_let_a_later_row_overtake(
         await s._tidy()
         mono.t += 3.5
     assert t.texts() == ["x", "y", "z"], t.texts()
+
+
+async def test_a_lane_that_fails_during_a_claim_does_not_let_a_later_row_overtake(
+        uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chat A: x in flight, y behind it in the lane; z is queued. The loop's claim passes
+    # `held` = {x, y} and is on its way to the database when x's send fails unexpectedly
+    # (not an outage): the lane ends, x and y leave `_claimed` but stay leased until their
+    # lease runs out. The claim, told x and y are held, takes z: it must not go out ahead of
+    # y (it did, in a new lane at once; y only after its lease).
+    s, t, _ = await x_in_flight_y_behind(uow_factory)
+    await enqueue(uow_factory, SystemClock().now(), A, "z")
+    x_id = (await row_of(uow_factory, "x")).id
+    real = OutboxRepo.claim_due
+
+    async def claim_while_the_lane_fails(self: OutboxRepo, *a: Any, **k: Any) -> Any:
+        t.fail["x"] = [RuntimeError("unexpected")]
+        t.gates["x"].set()
+        for _ in range(100):
+            if x_id not in s._claimed:
+                break
+            await asyncio.sleep(0.02)
+        return await real(self, *a, **k)
+
+    monkeypatch.setattr(OutboxRepo, "claim_due", claim_while_the_lane_fails)
+    await s._claim(10)
+    monkeypatch.setattr(OutboxRepo, "claim_due", real)
+    await s._end_lanes(wait=True)
+    await s._tidy()
+    assert "z" not in t.texts(), f"z went out while y, ahead of it, waits its lease: {t.texts()}"

@@ -679,7 +679,7 @@ async def test_a_sent_row_whose_record_is_pending_is_not_released_at_shutdown(
         await uow.commit()
     assert {r.id for r in rows} == {sent_id, held_id}
     s = OutboxSender(uow_factory, RecordingTransport(), SystemClock())
-    s._claimed = {r.id: _Lease(r.until, 0.0) for r in rows}
+    s._claimed = {r.id: _Lease(r.until, 0.0, r.chat_id) for r in rows}
     s._sent = [(sent_id, 5001)]  # sent; its record could not be written
     await s.release_claims()
     assert (await row_of(uow_factory, "sent-unrecorded")).claimed_until is not None
@@ -1301,3 +1301,33 @@ async def test_urgent_rows_that_jump_an_earlier_row_of_their_chat_do_not_empty_e
         await s.deliver_once()
     assert sorted(t.texts()) == sorted(["remind", "b"] + [f"card{i}" for i in range(5)])
     assert t.texts(A)[:3] == ["card0", "card1", "card2"]
+
+
+async def test_an_edit_waiting_for_its_card_does_not_hold_the_chats_urgent_replies(
+        uow_factory: UnitOfWorkFactory, clock: FrozenClock) -> None:
+    # A morning burst is queued (here: six reminders to chat B). A non-urgent ticket card to
+    # official A is queued behind it; then someone acts on the ticket, so an urgent edit of
+    # that card is queued (notify_cards_refresh), and A, typing to the bot, gets an urgent
+    # reply. The edit jumps ahead of its card (urgent), finds it unsent and is postponed
+    # "waiting for original" (2 s). That is not a retry: it must not hold A's reply back
+    # until the card has come through the whole burst (it did, counted as one).
+    for i in range(6):
+        await enqueue(uow_factory, clock.now(), B, f"b{i}")
+    card_id = await enqueue(uow_factory, clock.now(), A, "card")
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue(idem_key="edit", chat_id=A,
+                                 payload=outmsg.edit("card v2", edit_of=card_id),
+                                 now=clock.now(), urgent=True)
+        await uow.outbox.enqueue(idem_key="reply", chat_id=A, payload=outmsg.send("reply"),
+                                 now=clock.now(), urgent=True)
+        await uow.commit()
+    t = RecordingTransport()
+    mono = FakeMonotonic()
+    s = OutboxSender(uow_factory, t, clock, per_chat_interval=0, global_per_second=0,
+                     batch=2, monotonic=mono, linger=0)
+    for _ in range(3):
+        await s.deliver_once()
+        clock.advance(seconds=1)
+        mono.t += 1
+    assert "reply" in t.texts(), (
+        f"the urgent reply waits behind an edit waiting for its card: sent {t.texts()}")

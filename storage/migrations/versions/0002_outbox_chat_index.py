@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # Written out here, not imported: a migration must not change when the models do.
-HOLDING = "status = 'pending' AND (claimed_until IS NOT NULL OR last_error IS NOT NULL)"
+HOLDING = "status = 'pending' AND (claimed_until IS NOT NULL OR attempts > 0)"
 
 revision = '0002'
 down_revision = '0001'
