@@ -81,11 +81,17 @@ class PinnedResponseSession(AiohttpSession):
         if returning not in self._pinned:
             self._pinned[returning] = Response[returning]  # type: ignore[valid-type]
         try:
-            return super().check_response(bot, method, status_code, content)
+            response = super().check_response(bot, method, status_code, content)
         except ClientDecodeError as exc:
             if not isinstance(method, GetUpdates):
                 raise
             return _updates_one_by_one(bot, exc)
+        if isinstance(method, GetUpdates) and not isinstance(response.result, list):
+            # {"ok": true, "result": null} (a proxy's, not Telegram's): aiogram's polling would
+            # iterate over it outside its own error handling and end for good. A failed fetch
+            # instead: the dispatcher logs it, waits and polls again.
+            raise TelegramAPIError(method=method, message="getUpdates answered no list")
+        return response
 
 
 def _updates_one_by_one(bot: Bot, error: ClientDecodeError) -> Response[list[Update]]:

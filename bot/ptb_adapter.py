@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 
 # After getUpdates was refused for a reason other than the network or a rate limit.
 POLL_REFUSED_PAUSE = 5.0
+# After deleting a webhook that stood in polling's way.
+WEBHOOK_DELETED_PAUSE = 1.0
 
 # Messages and edits go without link previews (as on the aiogram runtime): cards are dense,
 # and a preview of a link someone typed into a ticket would bury them.
@@ -192,10 +194,15 @@ async def poll(bot: RawUpdatesBot, desk: Desk, wake_sender: Any, stop: asyncio.E
             _log_refused(exc)
             await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
             continue
-        except TelegramError as exc:
-            # 409 (another process polls with this token), 401 (token revoked), 5xx …: the
+        except Exception as exc:
+            # 409 (another process polls with this token), 401 (token revoked), 5xx, an
+            # answer that is not the Bot API's (a proxy's own error page sent with 200) …: the
             # loop must outlive it, or the process would stay up while deaf to every update.
             _log_refused(exc)
+            await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
+            continue
+        if not isinstance(batch, list):
+            _log_refused(ValueError(f"getUpdates answered {type(batch).__name__}, not a list"))
             await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
             continue
         confirmed = offset
@@ -221,7 +228,7 @@ async def poll(bot: RawUpdatesBot, desk: Desk, wake_sender: Any, stop: asyncio.E
             await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
 
 
-def _log_refused(exc: TelegramError) -> None:
+def _log_refused(exc: Exception) -> None:
     log.error("getUpdates refused: %s; trying again in %.0f s", exc, POLL_REFUSED_PAUSE)
 
 
@@ -235,6 +242,10 @@ async def _delete_webhook_in_the_way(bot: Bot, conflict: Conflict, stop: asyncio
         log.warning("%s (%s); trying again in %.0f s", LEFTOVER_WEBHOOK, exc,
                     POLL_REFUSED_PAUSE)
         await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)
+        return
+    # A webhook that is set again at once (another program on this token) must not turn
+    # polling into a storm of getUpdates and deleteWebhook calls.
+    await _sleep_or_stop(stop, WEBHOOK_DELETED_PAUSE)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import web
 
 from handlers.desk import StoreUnavailable
+from storage.availability import may_be_outage
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,12 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
             # Held as long as the runtime's patience allows; Telegram delivers it again later.
             log.warning("webhook update %s waits for the database; answered 503", update_id)
             return web.Response(status=503, text="database unavailable")
-        except Exception:
+        except Exception as exc:
+            if give_up and may_be_outage(exc):
+                # Spending it needs the database too: Telegram delivers it again later.
+                log.warning("webhook update %s is to be spent but the database cannot be "
+                            "reached; answered 503", update_id)
+                return web.Response(status=503, text="database unavailable")
             if give_up:
                 # Spending it failed too (the runtime cannot even read it): answered 2xx so
                 # that Telegram stops delivering what no retry will apply. Its failures are
