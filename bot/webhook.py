@@ -133,9 +133,12 @@ async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``127.0.0.1:8443``, ``[::1]:8443``, ``:8443`` for 127.0.0.1) → (host,
-    port); ValueError for anything else (an IPv6 address needs its brackets)."""
+    """``HOST:PORT`` (``127.0.0.1:8443``, ``[::1]:8443``; ``:8443`` or ``8443`` for
+    127.0.0.1) → (host, port); ValueError for anything else (an IPv6 address needs its
+    brackets)."""
     host, colon, port = listen.strip().rpartition(":")
+    if not colon and port.isdigit():
+        colon = ":"  # a port alone, as before
     if not colon or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(listen)
     if host.startswith("[") and host.endswith("]"):

@@ -281,8 +281,8 @@ def test_a_listen_address_that_cannot_be_served_is_named_before_start(
 
 def test_every_webhook_problem_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     url = "http://bot.example.gov.cn/tg"
-    out, started = run_webhook(monkeypatch, url, "--listen", "8443", secret="s=")
+    out, started = run_webhook(monkeypatch, url, "--listen", "[::1]8443", secret="s=")
     assert refused_with(out, texts.WEBHOOK_SECRET_BAD_CHARS.format(chars="'='"),
                         texts.WEBHOOK_URL_NOT_HTTPS.format(url=url),
-                        texts.LISTEN_INVALID.format(listen="8443"))
+                        texts.LISTEN_INVALID.format(listen="[::1]8443"))
     assert started == []

@@ -118,6 +118,7 @@ async def test_an_update_that_cannot_even_be_spent_is_dropped_after_its_retries(
     ("127.0.0.1:8443", ("127.0.0.1", 8443)),
     ("0.0.0.0:8081", ("0.0.0.0", 8081)),
     (":8443", ("127.0.0.1", 8443)),
+    ("8443", ("127.0.0.1", 8443)),
     ("localhost:80", ("localhost", 80)),
     ("[::1]:8443", ("::1", 8443)),
     ("[::]:8443", ("::", 8443)),
@@ -128,7 +129,7 @@ def test_listen_takes_a_host_and_port_ipv6_in_brackets(listen: str,
     assert parse_listen(listen) == expected
 
 
-@pytest.mark.parametrize("listen", ["127.0.0.1", "8443", "::1", "::1:8443", "[::1]",
+@pytest.mark.parametrize("listen", ["127.0.0.1", "::1", "::1:8443", "[::1]",
                                     "[::1:8443", "[nonsense]:8443", "127.0.0.1:http",
                                     "127.0.0.1:0", "127.0.0.1:70000", ""])
 def test_a_listen_address_that_cannot_be_served_is_refused(listen: str) -> None:
