@@ -396,6 +396,9 @@ class Figures:
     duplicated_keys: int = 0
     extra_deliveries: int = 0
     duplicates_explained: int = 0
+    order_checked: int = 0
+    order_overtakes: int = 0
+    order_notes: list[str] = field(default_factory=list)
     replayed: int = 0
     replay_agrees: int = 0
     replay_disagrees: int = 0
@@ -431,8 +434,8 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
                 TicketEvent.ticket_id, TicketEvent.action, TicketEvent.from_status,
                 TicketEvent.to_status).order_by(TicketEvent.id))).all()
             outbox = (await conn.execute(select(
-                OutboxMessage.idem_key, OutboxMessage.chat_id, OutboxMessage.payload,
-                OutboxMessage.status))).all()
+                OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.payload,
+                OutboxMessage.status, OutboxMessage.urgent))).all()
             applied = set((await conn.execute(select(ProcessedUpdate.update_id))).scalars())
     finally:
         await engine.dispose()
@@ -462,7 +465,8 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
 
     # 2. outbox rows against what the emulator actually received.
     expected = Counter[tuple[int, str]]()
-    for _key, chat_id, payload, status in outbox:
+    rows_of_chats: dict[int, list[tuple[int, bool, str]]] = defaultdict(list)
+    for row_id, chat_id, payload, status, urgent in outbox:
         if status == "sent":
             fig.outbox_sent += 1
         elif status == "failed":
@@ -474,6 +478,7 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
             continue
         text, _ = parse_html(str(payload.get("text", "")))
         expected[(int(chat_id), text)] += 1
+        rows_of_chats[int(chat_id)].append((int(row_id), bool(urgent), text))
         fig.checked_rows += 1
     delivered: dict[tuple[int, str], list[float]] = defaultdict(list)
     for req in emu.requests_for("sendMessage"):
@@ -510,6 +515,8 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
                 fig.notes.append(f"unexplained duplicate to {key[0]}: {key[1][:50]!r} "
                                  f"(again after {gaps} ms; {where})")
 
+    check_order(rows_of_chats, expected, delivered, fig)
+
     # 3. the audit log replayed against the tickets.
     by_ticket: dict[int, list[tuple[str, str | None, str | None]]] = defaultdict(list)
     for ticket_id, action, frm, to in events:
@@ -537,6 +544,31 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
         else:
             fig.replay_disagrees += 1
             fig.notes.append(f"ticket {tid}: events end in {state}, ticket says {status}")
+
+
+def check_order(rows_of_chats: dict[int, list[tuple[int, bool, str]]],
+                expected: Counter[tuple[int, str]],
+                delivered: dict[tuple[int, str], list[float]], fig: Figures) -> None:
+    """Order per chat: a message whose first delivery came before that of an earlier one
+    (a lower outbox id) to the same chat overtook it, unless it is urgent and the earlier
+    one is not (replies and urgent cards go ahead of queued reminders by design). Messages
+    whose text another message to the chat shares are left out (which delivery is whose
+    cannot be told)."""
+    for chat_id, rows in rows_of_chats.items():
+        firsts = []
+        for row_id, urgent, text in sorted(rows):
+            times = delivered.get((chat_id, text))
+            if expected[(chat_id, text)] == 1 and times:
+                firsts.append((row_id, urgent, min(times), text))
+        fig.order_checked += len(firsts)
+        for i, (_, b_urgent, b_time, b_text) in enumerate(firsts):
+            ahead_of = [a for a in firsts[:i] if a[2] > b_time and (a[1] or not b_urgent)]
+            if ahead_of:
+                fig.order_overtakes += 1
+                fig.order_notes.append(
+                    f"to {chat_id}: {b_text[:40]!r} went out "
+                    f"{1000 * (ahead_of[0][2] - b_time):.0f} ms before the earlier "
+                    f"{ahead_of[0][3][:40]!r}")
 
 
 # --- one set-up ---------------------------------------------------------------------------------
@@ -703,6 +735,9 @@ def print_figures(fig: Figures) -> None:
           f"{fig.duplicated_keys} delivered twice or more ({fig.extra_deliveries} extra), "
           f"of which {fig.duplicates_explained} with a kill between the deliveries "
           f"(the at-least-once window)")
+    print(f"order:    of the {fig.order_checked} messages whose delivery can be told apart, "
+          f"{fig.order_overtakes} went out ahead of an earlier one to the same chat (urgent "
+          f"ones ahead of queued others excepted)")
     print(f"audit:    {fig.replayed} tickets replayed from ticket_events — final status agrees "
           f"{fig.replay_agrees}, disagrees {fig.replay_disagrees}, broken chains "
           f"{fig.broken_chains}, bad submit records {fig.bad_submits}")
@@ -711,7 +746,7 @@ def print_figures(fig: Figures) -> None:
           f"{pct(cl, 99):.0f}; 提交 → confirmed {pct(sl, 50):.0f}/{pct(sl, 95):.0f}/"
           f"{pct(sl, 99):.0f}")
     print(f"errors:   {fig.system_errors} \"system error\" answers")
-    for note in fig.notes[:15]:
+    for note in fig.notes[:15] + fig.order_notes[:5]:
         print(f"  note: {note}")
 
 
