@@ -40,6 +40,8 @@ Afterwards, with the last instance left to drain the outbox, it checks and print
    against the outbox rows. A duplicate is only allowed from the documented at-least-once
    window — the process died after Telegram accepted a message and before the row was marked
    sent — so each duplicate is checked to have a kill between its two deliveries;
+2a. each chat's messages went out in order: none was delivered before an earlier one (a lower
+   outbox id) to the same chat, except an urgent one ahead of queued others (by design);
 3. the audit log agrees with the tickets: replaying each ticket's events (from → to) ends in the
    ticket's status, with no broken chain, one submit per ticket, at most one accept.
 
@@ -820,7 +822,8 @@ def _verdict(fig: Figures) -> str:
     bad = (fig.tickets_missing or fig.tickets_duplicated or fig.tickets_unexpected
            or fig.sent_missing or fig.duplicated_keys != fig.duplicates_explained
            or fig.replay_disagrees or fig.broken_chains or fig.bad_submits or fig.multi_accept
-           or fig.lost or fig.updates_applied != fig.updates_issued or fig.system_errors)
+           or fig.lost or fig.updates_applied != fig.updates_issued or fig.system_errors
+           or fig.order_overtakes)
     return "FAIL" if bad else "PASS"
 
 
