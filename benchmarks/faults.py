@@ -41,7 +41,8 @@ Afterwards, with the last instance left to drain the outbox, it checks and print
    window — the process died after Telegram accepted a message and before the row was marked
    sent — so each duplicate is checked to have a kill between its two deliveries;
 2a. each chat's messages went out in order: none was delivered before an earlier one (a lower
-   outbox id) to the same chat, except an urgent one ahead of queued others (by design);
+   outbox id, made by an update applied at least ORDER_APART = 1 s before) to the same chat,
+   except an urgent one ahead of queued others (by design);
 3. the audit log agrees with the tickets: replaying each ticket's events (from → to) ends in the
    ticket's status, with no broken chain, one submit per ticket, at most one accept.
 
@@ -71,6 +72,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,9 @@ SUBMIT = "提交"
 ACCEPT = "受理"
 SUBMITTED = "已提交"
 ZHITONG = [sys.executable, "-m", "bot.cli", "run"]
+# Two messages to a chat made by updates applied at least this far apart must go out in that
+# order (closer than this, two workers may commit them in either order).
+ORDER_APART = 1.0
 STARTED_BANNER = "项目直通车已启动"  # the start of bot.texts.RUN_STARTED
 # How long after a kill a request the killed process had already written may still be handled
 # (and time-stamped) by the emulator.
@@ -437,7 +442,7 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
                 TicketEvent.to_status).order_by(TicketEvent.id))).all()
             outbox = (await conn.execute(select(
                 OutboxMessage.id, OutboxMessage.chat_id, OutboxMessage.payload,
-                OutboxMessage.status, OutboxMessage.urgent))).all()
+                OutboxMessage.status, OutboxMessage.urgent, OutboxMessage.created_at))).all()
             applied = set((await conn.execute(select(ProcessedUpdate.update_id))).scalars())
     finally:
         await engine.dispose()
@@ -467,8 +472,8 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
 
     # 2. outbox rows against what the emulator actually received.
     expected = Counter[tuple[int, str]]()
-    rows_of_chats: dict[int, list[tuple[int, bool, str]]] = defaultdict(list)
-    for row_id, chat_id, payload, status, urgent in outbox:
+    rows_of_chats: dict[int, list[tuple[int, bool, str, float]]] = defaultdict(list)
+    for row_id, chat_id, payload, status, urgent, created_at in outbox:
         if status == "sent":
             fig.outbox_sent += 1
         elif status == "failed":
@@ -480,7 +485,8 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
             continue
         text, _ = parse_html(str(payload.get("text", "")))
         expected[(int(chat_id), text)] += 1
-        rows_of_chats[int(chat_id)].append((int(row_id), bool(urgent), text))
+        rows_of_chats[int(chat_id)].append((int(row_id), bool(urgent), text,
+                                            _utc(created_at).timestamp()))
         fig.checked_rows += 1
     delivered: dict[tuple[int, str], list[float]] = defaultdict(list)
     for req in emu.requests_for("sendMessage"):
@@ -548,23 +554,30 @@ async def check(url: str, emu: FaultEmulator, st: Stream, fig: Figures) -> None:
             fig.notes.append(f"ticket {tid}: events end in {state}, ticket says {status}")
 
 
-def check_order(rows_of_chats: dict[int, list[tuple[int, bool, str]]],
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check_order(rows_of_chats: dict[int, list[tuple[int, bool, str, float]]],
                 expected: Counter[tuple[int, str]],
                 delivered: dict[tuple[int, str], list[float]], fig: Figures) -> None:
-    """Order per chat: a message whose first delivery came before that of an earlier one
-    (a lower outbox id) to the same chat overtook it, unless it is urgent and the earlier
-    one is not (replies and urgent cards go ahead of queued reminders by design). Messages
-    whose text another message to the chat shares are left out (which delivery is whose
-    cannot be told)."""
+    """Order per chat: a message whose first delivery came before that of an earlier one to
+    the same chat overtook it, unless it is urgent and the earlier one is not (replies and
+    urgent cards go ahead of queued reminders by design). "Earlier" means made by an update
+    applied at least ORDER_APART seconds before: two updates applied at the same moment on
+    two workers have no order (their rows' ids come in insert order, their commits in any).
+    Messages whose text another message to the chat shares are left out (which delivery is
+    whose cannot be told)."""
     for chat_id, rows in rows_of_chats.items():
         firsts = []
-        for row_id, urgent, text in sorted(rows):
+        for _row_id, urgent, text, made in sorted(rows):
             times = delivered.get((chat_id, text))
             if expected[(chat_id, text)] == 1 and times:
-                firsts.append((row_id, urgent, min(times), text))
+                firsts.append((made, urgent, min(times), text))
         fig.order_checked += len(firsts)
-        for i, (_, b_urgent, b_time, b_text) in enumerate(firsts):
-            ahead_of = [a for a in firsts[:i] if a[2] > b_time and (a[1] or not b_urgent)]
+        for i, (b_made, b_urgent, b_time, b_text) in enumerate(firsts):
+            ahead_of = [a for a in firsts[:i] if a[2] > b_time and (a[1] or not b_urgent)
+                        and a[0] <= b_made - ORDER_APART]
             if ahead_of:
                 fig.order_overtakes += 1
                 fig.order_notes.append(
