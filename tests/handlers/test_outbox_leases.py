@@ -381,6 +381,20 @@ async def test_a_release_that_fails_is_tried_again_next_round(
     assert t.texts() == ["x"]
 
 
+def meanwhile_the_next_claim(monkeypatch: pytest.MonkeyPatch,
+                             meanwhile: Callable[[], Awaitable[None]]) -> None:
+    """The sender's next claim runs `meanwhile` after it was made (its `held` sent) and
+    before it reaches the database."""
+    real = OutboxRepo.claim_due
+
+    async def claim(self: OutboxRepo, *a: Any, **k: Any) -> Any:
+        monkeypatch.setattr(OutboxRepo, "claim_due", real)
+        await meanwhile()
+        return await real(self, *a, **k)
+
+    monkeypatch.setattr(OutboxRepo, "claim_due", claim)
+
+
 async def test_a_give_back_during_a_claim_does_not_let_a_later_row_overtake(
         uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # Chat A: x in flight, y behind it in the lane; z is queued. The loop's claim passes
@@ -390,24 +404,17 @@ async def test_a_give_back_during_a_claim_does_not_let_a_later_row_overtake(
     # once, and y went out after z. Now z, behind a row given back, is given back too.
     s, t, mono = await x_in_flight_y_behind(uow_factory)
     await enqueue(uow_factory, SystemClock().now(), A, "z")
-    real = OutboxRepo.claim_due
-
-    async def claim_while_y_is_given_back(self: OutboxRepo, *a: Any, **k: Any) -> Any:
+    async def y_given_back() -> None:
         t.gates["x"].set()
 
         async def given_back() -> bool:
             return bool(s._giving_back)
 
-        for _ in range(100):
-            if await given_back():
-                break
-            await asyncio.sleep(0.02)
+        await _until(given_back)
         mono.t += 3.5  # the chat's pace allows the next send by the time the claim answers
-        return await real(self, *a, **k)
 
-    monkeypatch.setattr(OutboxRepo, "claim_due", claim_while_y_is_given_back)
+    meanwhile_the_next_claim(monkeypatch, y_given_back)
     await s._claim(10)
-    monkeypatch.setattr(OutboxRepo, "claim_due", real)
     await s._end_lanes(wait=True)
     await s._tidy()
     mono.t += 3.5
@@ -429,20 +436,17 @@ async def test_a_lane_that_fails_during_a_claim_does_not_let_a_later_row_overtak
     s, t, _ = await x_in_flight_y_behind(uow_factory)
     await enqueue(uow_factory, SystemClock().now(), A, "z")
     x_id = (await row_of(uow_factory, "x")).id
-    real = OutboxRepo.claim_due
-
-    async def claim_while_the_lane_fails(self: OutboxRepo, *a: Any, **k: Any) -> Any:
+    async def the_lane_fails() -> None:
         t.fail["x"] = [RuntimeError("unexpected")]
         t.gates["x"].set()
-        for _ in range(100):
-            if x_id not in s._claimed:
-                break
-            await asyncio.sleep(0.02)
-        return await real(self, *a, **k)
 
-    monkeypatch.setattr(OutboxRepo, "claim_due", claim_while_the_lane_fails)
+        async def let_go() -> bool:
+            return x_id not in s._claimed
+
+        await _until(let_go)
+
+    meanwhile_the_next_claim(monkeypatch, the_lane_fails)
     await s._claim(10)
-    monkeypatch.setattr(OutboxRepo, "claim_due", real)
     await s._end_lanes(wait=True)
     await s._tidy()
     assert "z" not in t.texts(), f"z went out while y, ahead of it, waits its lease: {t.texts()}"
