@@ -229,7 +229,9 @@ async def poll(bot: RawUpdatesBot, desk: Desk, wake_sender: Any, stop: asyncio.E
 
 
 def _log_refused(exc: Exception) -> None:
-    log.error("getUpdates refused: %s; trying again in %.0f s", exc, POLL_REFUSED_PAUSE)
+    # Telegram's refusals explain themselves; anything else (a proxy, a bug) gets its trace.
+    log.error("getUpdates refused: %s; trying again in %.0f s", exc, POLL_REFUSED_PAUSE,
+              exc_info=not isinstance(exc, TelegramError))
 
 
 async def _delete_webhook_in_the_way(bot: Bot, conflict: Conflict, stop: asyncio.Event) -> None:
@@ -238,7 +240,7 @@ async def _delete_webhook_in_the_way(bot: Bot, conflict: Conflict, stop: asyncio
     log_webhook_conflict(conflict.message)
     try:
         await bot.delete_webhook()
-    except TelegramError as exc:
+    except Exception as exc:  # (also a proxy's own answer, which PTB cannot read)
         log.warning("%s (%s); trying again in %.0f s", LEFTOVER_WEBHOOK, exc,
                     POLL_REFUSED_PAUSE)
         await _sleep_or_stop(stop, POLL_REFUSED_PAUSE)

@@ -72,8 +72,11 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
             log.warning("webhook update %s waits for the database; answered 503", update_id)
             return web.Response(status=503, text="database unavailable")
         except Exception as exc:
-            if give_up and may_be_outage(exc):
-                # Spending it needs the database too: Telegram delivers it again later.
+            if (give_up and may_be_outage(exc) and database_ok is not None
+                    and not await database_ok()):
+                # Spending it needs the database too, and it is away (asked, as the desk
+                # asks: an error of the kind an outage raises may have another cause, and
+                # then this update would be delivered for ever): Telegram delivers it later.
                 log.warning("webhook update %s is to be spent but the database cannot be "
                             "reached; answered 503", update_id)
                 return web.Response(status=503, text="database unavailable")

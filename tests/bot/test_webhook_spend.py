@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 
 from bot.runtime_common import apply_webhook_inbound
@@ -46,7 +47,9 @@ async def test_spending_an_update_while_the_database_is_away_is_retried_not_drop
         await apply_webhook_inbound(desk, inb, tell, give_up)
 
     port = free_port()
-    runner: web.AppRunner = await serve(make_webhook_app(PATH, SECRET, apply), "127.0.0.1", port)
+    runner: web.AppRunner = await serve(
+        make_webhook_app(PATH, SECRET, apply, lambda: store.reachable(timeout=1.0)),
+        "127.0.0.1", port)
     try:
         server = Server(port, [])
         body = json.dumps({"update_id": 7}).encode()
@@ -62,3 +65,23 @@ async def test_spending_an_update_while_the_database_is_away_is_retried_not_drop
             select(func.count()).select_from(ProcessedUpdate))).scalar_one()
     assert spent == 0  # nothing recorded, the person not told
     assert status != 200, "dropped (200) while the database was away"
+
+
+async def test_a_spend_failing_with_a_non_outage_operational_error_is_not_503_for_ever() -> None:
+    # An error of the kind an outage raises, while the database answers (a read-only SQLite
+    # file): spending the update fails the same way every time. It must be dropped in the
+    # end, not answered 503 (Telegram delivering it for ever).
+    async def apply(data: dict[str, Any], give_up: bool) -> None:
+        raise sa_exc.OperationalError("INSERT INTO processed_updates ...", {},
+                                      Exception("attempt to write a readonly database"))
+
+    port = free_port()
+    runner: web.AppRunner = await serve(make_webhook_app(PATH, SECRET, apply), "127.0.0.1", port)
+    try:
+        server = Server(port, [])
+        body = json.dumps({"update_id": 9}).encode()
+        header = SECRET_HEADER.encode() + b": " + SECRET.encode() + b"\r\n"
+        statuses = [await server.post(header, body) for _ in range(SPEND_AFTER_FAILURES + 5)]
+    finally:
+        await runner.cleanup()
+    assert statuses[-1] == 200, f"never dropped, Telegram redelivers for ever: {statuses}"
