@@ -119,8 +119,8 @@ async def _move(
     return await _record(ctx, ticket, action, str(current), str(target), note, data)
 
 
-async def _fresh(ctx: Ctx, ticket_id: int) -> Ticket:
-    ticket = await ctx.uow.tickets.get(ticket_id)
+async def _fresh(ctx: Ctx, ticket_id: int, *, for_update: bool = False) -> Ticket:
+    ticket = await ctx.uow.tickets.get(ticket_id, for_update=for_update)
     if ticket is None:
         raise NotFound(dtexts.ticket_not_found(str(ticket_id)))
     return ticket
@@ -409,9 +409,7 @@ async def check_link_duplicate(ctx: Ctx, ticket_id: int, text: str,
     """A reporter says a new report is the same problem: append it, audited, no new ticket."""
     # Locked: two reporters linking to one ticket at the same moment (two workers) must not
     # each write the attachments list as they read it, losing the other's photos.
-    ticket = await ctx.uow.tickets.get(ticket_id, for_update=True)
-    if ticket is None:
-        raise NotFound(dtexts.ticket_not_found(str(ticket_id)))
+    ticket = await _fresh(ctx, ticket_id, for_update=True)
     actor = _actor(ctx)
     if not may_report(actor, ticket.project_id):
         raise Forbidden(dtexts.forbidden("link_duplicate"))

@@ -239,8 +239,8 @@ class OutboxMessage(Base):
         Index("ix_outbox_status_not_before", "status", "not_before"),
         # A claim looks for earlier rows to the same chat still pending (order per chat)...
         Index("ix_outbox_chat_status", "chat_id", "status", "id"),
-        # ... and, for every row it considers, for an earlier one holding the chat up (leased
-        # or waiting out a retry): few rows at any time, so this index stays small.
+        # ... and, once per claim, for the chats an earlier row holds up (leased or waiting
+        # out a retry): few rows at any time, so this index stays small.
         Index("ix_outbox_chat_holding", "chat_id", "id",
               sqlite_where=OUTBOX_HOLDING, postgresql_where=OUTBOX_HOLDING),
     )

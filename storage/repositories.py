@@ -571,15 +571,20 @@ class OutboxRepo(_Repo):
         only while the lease it is held by (`leased_until`) stands: once it ran out, another
         sender may hold the row, and clearing its lease would let a third take it too.
         Whether the row was marked."""
+        t = _OUTBOX
+        return await self._update_held(row_id, leased_until, {
+            "status": "failed", "last_error": reason, "sent_at": now, "message_id": None,
+            "claimed_until": None, "attempts": t.c.attempts + 1})
+
+    async def _update_held(self, row_id: int, leased_until: datetime,
+                           values: dict[str, Any]) -> bool:
+        """One pending row, while `leased_until` is its lease: whether it was updated."""
         await self.flush()
         t = _OUTBOX
         rows = await self.s.execute(
             update(t).where(t.c.id == row_id, t.c.status == "pending",
-                            t.c.claimed_until == leased_until).values(
-                status="failed", last_error=reason, sent_at=now, message_id=None,
-                claimed_until=None, attempts=t.c.attempts + 1,
-            ).returning(t.c.id)
-        )
+                            t.c.claimed_until == leased_until)
+            .values(**values).returning(t.c.id))
         return rows.first() is not None
 
     async def finish_sent(self, sent: Sequence[tuple[int, int | None]], now: datetime) -> None:
@@ -627,17 +632,12 @@ class OutboxRepo(_Repo):
                        count: bool, leased_until: datetime) -> bool:
         """Give a claimed row back to be sent again from `not_before`, only while the lease
         it is held by stands (as `fail`). Whether the row was postponed."""
-        await self.flush()
         t = _OUTBOX
         values: dict[str, Any] = {"not_before": not_before, "claimed_until": None,
                                   "last_error": reason}
         if count:
             values["attempts"] = t.c.attempts + 1
-        rows = await self.s.execute(
-            update(t).where(t.c.id == row_id, t.c.status == "pending",
-                            t.c.claimed_until == leased_until)
-            .values(**values).returning(t.c.id))
-        return rows.first() is not None
+        return await self._update_held(row_id, leased_until, values)
 
     async def send_state(self, row_id: int) -> tuple[str, int | None] | None:
         """(status, message id) of one row, or None when there is no such row."""
