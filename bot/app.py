@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -177,7 +178,12 @@ class WebhookOptions:
 async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool = True,
                       polling_timeout: int = 20, webhook: WebhookOptions | None = None) -> None:
     """Polling (or webhook) + outbox sender + scheduler in one process, until `stop` is set."""
-    from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramServerError
+    from aiogram.exceptions import (
+        TelegramAPIError,
+        TelegramNetworkError,
+        TelegramRetryAfter,
+        TelegramServerError,
+    )
 
     from bot.aiogram_adapter import (
         AiogramTransport,
@@ -191,7 +197,8 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api,
                    connections=max(100, connections_for(core.settings.send_concurrency)))
     me = await retry_until_reachable(bot.get_me, stop,
-                                     (TelegramNetworkError, TelegramServerError))
+                                     (TelegramNetworkError, TelegramServerError,
+                                      TelegramRetryAfter))
     if me is None:  # stopped while the Bot API was unreachable
         await bot.session.close()
         return
@@ -273,16 +280,37 @@ async def retry_until_reachable(call: Any, stop: asyncio.Event,
                                 what: str = "Bot API not reachable") -> Any:
     """The Bot API may be briefly unreachable at start (proxy restarting, network, a 429): keep
     trying and say so (`what` and the error), rather than exit. Tries again after 1 s, then
-    twice as long each time, up to `every_seconds`. Returns None if stopped meanwhile."""
+    twice as long each time, up to `every_seconds`; after a 429 not before its retry_after.
+    Returns None if stopped meanwhile."""
     pause = min(1.0, every_seconds)
     while not stop.is_set():
         try:
             return await call()
         except transient as exc:
-            log.warning("%s (%s); retrying in %.0f s", what, exc, pause)
+            flood = retry_after_seconds(exc)
+            wait = pause if flood is None else max(pause, flood)
+            if flood is None:
+                log.warning("%s (%s); retrying in %.1f s", what, exc, wait)
+            else:
+                log.warning("%s (%s); flood control: retrying in %.1f s, as Telegram asks",
+                            what, exc, wait)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), pause)
+                await asyncio.wait_for(stop.wait(), wait)
             pause = min(pause * 2, every_seconds)
+    return None
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The wait a flood-control error asks for (aiogram's TelegramRetryAfter, PTB's RetryAfter:
+    seconds or a timedelta), None for any other error."""
+    with warnings.catch_warnings():
+        # PTB 22 warns on reading it that its type becomes timedelta; both are read here.
+        warnings.simplefilter("ignore")
+        value = getattr(exc, "retry_after", None)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     return None
 
 

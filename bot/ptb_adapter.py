@@ -364,7 +364,8 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout,
                    connections=connections_for(core.settings.send_concurrency),
                    http=core.settings.ptb_http)
-    if await retry_until_reachable(_initialized(bot), stop, (NetworkError, TimedOut)) is None:
+    if await retry_until_reachable(_initialized(bot), stop,
+                                   (NetworkError, TimedOut, RetryAfter)) is None:
         return
     if bot.username:
         core.desk.config = core.config = core.settings.desk_config(bot.username)

@@ -11,9 +11,11 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
+import string
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
@@ -103,10 +105,25 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
         return web.json_response({"ok": ok, "database": "ok" if ok else "unreachable"},
                                  status=200 if ok else 503)
 
+    # Matched on the raw request path: aiohttp's router matches a decoded one, where an
+    # escaped "/" or "%" in the webhook URL would not be the path Telegram POSTs to.
+    hook_path = canonical_path(path)
+    routes: dict[str, tuple[Callable[[web.Request], Awaitable[web.Response]], set[str]]] = {
+        hook_path: (receive, {"POST"})}
+    if hook_path != HEALTH_PATH:
+        routes[HEALTH_PATH] = (health, {"GET", "HEAD"})
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        found = routes.get(canonical_path(request.rel_url.raw_path))
+        if found is None:
+            raise web.HTTPNotFound()
+        handler, methods = found
+        if request.method not in methods:
+            raise web.HTTPMethodNotAllowed(request.method, methods)
+        return await handler(request)
+
     app = web.Application(client_max_size=MAX_BODY)
-    app.router.add_post(path, receive)
-    if path != HEALTH_PATH:
-        app.router.add_get(HEALTH_PATH, health)
+    app.router.add_route("*", "/{tail:.*}", route)
     return app
 
 
@@ -116,9 +133,24 @@ def _kinds(data: dict[str, Any]) -> str:
 
 
 def listen_path(url: str) -> str:
-    """The path Telegram POSTs to: the webhook URL's own, "/" when it has none (decoded, as
-    the server matches it)."""
-    return unquote(urlsplit(url).path) or "/"
+    """The path Telegram POSTs to: the webhook URL's own, "/" when it has none (still
+    percent-encoded, as it arrives; see canonical_path)."""
+    return canonical_path(urlsplit(url).path)
+
+
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def canonical_path(raw: str) -> str:
+    """A raw URL path in one spelling of its equivalents (RFC 3986 §6.2.2): escapes in upper
+    case, escaped unreserved characters unescaped, and what may not stand in a request line
+    (a space, non-ASCII) escaped. Every other escape, %2F and %25 included, stays one."""
+    def escape(m: re.Match[str]) -> str:
+        char = chr(int(m.group(1), 16))
+        return char if char in _UNRESERVED else m.group(0).upper()
+
+    return _ESCAPE.sub(escape, quote(raw, safe="/%:@!$&'()*+,;=")) or "/"
 
 
 # On shutdown, requests still in hand get this long to finish; then they are cancelled (not

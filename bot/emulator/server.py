@@ -13,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from bot.emulator.body import BodyError, UploadedFile, parse_body
 from bot.emulator.methods import ApiError, ApiMethods, opt_int, opt_json
@@ -56,6 +58,18 @@ class Fault:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+_NOT_IN_REQUEST_LINE = re.compile(r"[^\x21-\x7e]")
+
+
+def webhook_target(url: str) -> URL:
+    """The webhook URL as Telegram requests it: path and query as given (yarl would decode
+    escapes such as %7E and so change the path), only a space or non-ASCII escaped."""
+    parts = urlsplit(url)
+    rest = parts.path + (f"?{parts.query}" if parts.query else "")
+    rest = _NOT_IN_REQUEST_LINE.sub(lambda m: quote(m.group(0)), rest)
+    return URL(str(URL(url).origin()) + rest, encoded=True)
 
 
 class BotApiEmulator(EmulatorState):
@@ -402,6 +416,7 @@ class BotApiEmulator(EmulatorState):
         headers = {"Content-Type": "application/json"}
         if hook.secret_token:
             headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
+        target = webhook_target(hook.url)
         loop = asyncio.get_running_loop()
         while (not self._stopping and self.webhook is hook and uid in self._queue
                and self._http is not None):
@@ -409,7 +424,7 @@ class BotApiEmulator(EmulatorState):
             status: int | None = None
             try:
                 async with self._http.post(
-                        hook.url, data=_dumps(update).encode("utf-8"), headers=headers,
+                        target, data=_dumps(update).encode("utf-8"), headers=headers,
                         timeout=aiohttp.ClientTimeout(total=self.webhook_timeout)) as resp:
                     status = resp.status
                     reply = await resp.read()

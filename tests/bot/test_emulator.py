@@ -590,6 +590,35 @@ async def test_webhook_keeps_order_per_chat_and_aiogram_reply_in_body(
         await runner.cleanup()
 
 
+async def test_webhook_posts_to_the_url_path_as_it_was_set(emu: BotApiEmulator,
+                                                          abot: Bot) -> None:
+    # Telegram POSTs to the URL as given: escapes stay as they are (none decoded, none added
+    # to what is already escaped); only what may not stand in a request line is escaped.
+    targets: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        targets.append(request.raw_path)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
+    paths = ["/hook%2Fa", "/tok%25en", "/%7Ebot/a%41%2f", "/q?x=%2F&y=1", "/tg hook/钩子"]
+    try:
+        for path in paths:
+            await abot.set_webhook(f"http://127.0.0.1:{port}{path}")
+            await emu.wait_until_confirmed(emu.send_text(ALICE, path))
+        await abot.delete_webhook()
+    finally:
+        await runner.cleanup()
+    assert targets == ["/hook%2Fa", "/tok%25en", "/%7Ebot/a%41%2f", "/q?x=%2F&y=1",
+                       "/tg%20hook/%E9%92%A9%E5%AD%90"]
+
+
 # ---------------------------------------------------------------------------- real runtimes
 async def test_aiogram_dispatcher_polling_loop(emu: BotApiEmulator, abot: Bot) -> None:
     dp = Dispatcher()

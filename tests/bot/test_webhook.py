@@ -142,8 +142,66 @@ def test_a_listen_address_that_cannot_be_served_is_refused(listen: str) -> None:
     ("https://bot.example.gov.cn:8443/tg?x=1", "/tg"),
     ("https://bot.example.gov.cn", "/"),
     ("https://bot.example.gov.cn/", "/"),
-    ("https://bot.example.gov.cn/zhitong/tg%20hook", "/zhitong/tg hook"),
+    ("https://bot.example.gov.cn/zhitong/tg%20hook", "/zhitong/tg%20hook"),
+    ("https://bot.example.gov.cn/hook%2fa%25b%7E", "/hook%2Fa%25b~"),
+    ("https://bot.example.gov.cn/tg hook/钩", "/tg%20hook/%E9%92%A9"),
 ])
 def test_the_listen_path_is_where_telegram_posts(url: str, path: str) -> None:
-    # The worker listens on the webhook URL's own path, "/" when it has none.
+    # The worker listens on the webhook URL's own path, "/" when it has none, still
+    # percent-encoded as Telegram sends it (in one spelling of its equivalents).
     assert listen_path(url) == path
+
+
+async def post_to(port: int, method: bytes, target: bytes, body: bytes = b"") -> int:
+    """One request with its target exactly as given (a client library would requote it)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(method + b" " + target + b" HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Type: application/json\r\n" + SECRET_HEADER.encode() + b": "
+                 + SECRET.encode() + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                 % len(body) + body)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("url, raw, elsewhere", [
+    ("https://h.example/hook%2Fa", b"/hook%2Fa", [b"/hook/a", b"/hook%252Fa"]),
+    ("https://h.example/tok%25en", b"/tok%25en", [b"/tok%en", b"/tok%2525en"]),
+    ("https://h.example/a%2fb?x=1", b"/a%2Fb?x=1", [b"/a/b"]),
+    ("https://h.example/%7Ebot/tg%20hook", b"/~bot/tg%20hook", [b"/~bot/tg+hook"]),
+    ("https://h.example/钩子", b"/%E9%92%A9%E5%AD%90", [b"/%E9%92%A9"]),
+])
+async def test_updates_arrive_at_the_url_path_as_telegram_sends_it(
+        url: str, raw: bytes, elsewhere: list[bytes]) -> None:
+    # Telegram POSTs to the URL's path still percent-encoded: an escaped "/" or "%" is part
+    # of one segment, not a separator or an escape, and only that path receives updates.
+    calls: list[int] = []
+
+    async def apply(data: dict[str, Any], give_up: bool) -> None:
+        calls.append(data["update_id"])
+
+    port = free_port()
+    runner = await serve(make_webhook_app(listen_path(url), SECRET, apply), "127.0.0.1", port)
+    try:
+        assert await post_to(port, b"POST", raw, b'{"update_id": 1}') == 200
+        for other in elsewhere:
+            assert await post_to(port, b"POST", other, b'{"update_id": 2}') == 404, other
+        assert await post_to(port, b"GET", raw) == 405
+        assert await post_to(port, b"GET", b"/healthz") == 200
+        assert calls == [1]
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_webhook_path_answers_only_post_and_healthz_stays(server: Server) -> None:
+    port = server.port
+    assert await post_to(port, b"GET", PATH.encode()) == 405
+    assert await post_to(port, b"PUT", PATH.encode(), b'{"update_id": 1}') == 405
+    assert await post_to(port, b"POST", b"/other", b'{"update_id": 1}') == 404
+    assert await post_to(port, b"POST", PATH.encode() + b"/", b'{"update_id": 1}') == 404
+    assert await post_to(port, b"GET", b"/healthz") == 200
+    assert await post_to(port, b"HEAD", b"/healthz") == 200
+    assert await post_to(port, b"POST", b"/healthz", b"{}") == 405
+    assert await post_to(port, b"POST", PATH.encode() + b"?a=1", b'{"update_id": 3}') == 200
+    assert server.calls == [(3, False)]

@@ -277,12 +277,13 @@ async def test_an_edit_arrives_by_webhook_too(hook: WebhookWorld) -> None:
     assert "用地保障" in hook.with_button(HAN, "提交")["text"]
 
 
-@pytest.mark.parametrize("path", ["", "/", "/zhitong/tg%20hook"])
+@pytest.mark.parametrize("path", ["", "/", "/zhitong/tg%20hook", "/hook%2Fa", "/tok%25en"])
 async def test_the_worker_listens_where_the_webhook_url_points(
         database_url: str, framework: str, tagger: object, path: str) -> None:
     # `zhitong run --webhook https://bot.example.gov.cn` (no path, or just "/"): Telegram POSTs
-    # to "/", so that is where the worker listens; a path with an escaped character is matched
-    # as Telegram sends it. Every update is answered 200 the first time, none 404.
+    # to "/", so that is where the worker listens; a path with an escaped character (an
+    # escaped "/" or "%" too) is matched as Telegram sends it. Every update is answered 200
+    # the first time, none 404.
     await load_org(database_url)
     w = WebhookWorld(database_url, framework, tagger, path=path)
     await w.start()
@@ -313,3 +314,22 @@ async def test_an_update_the_runtime_cannot_read_is_dropped_after_its_retries(
     await hook.say(HAN, HV_LINE)
     assert texts.BTN_SUBMIT in hook.words(hook.last(HAN))
     assert {d["status"] for d in hook.emu.webhook_deliveries} == {200}
+
+
+async def test_a_flood_wait_at_start_up_is_waited_out(
+        database_url: str, framework: str, tagger: object) -> None:
+    # Telegram answers the first getMe with 429 retry_after=1 (a restart loop, or another
+    # process with the same token busy): the worker asks again only after that second, then
+    # starts as usual instead of ending in a traceback.
+    await load_org(database_url)
+    w = WebhookWorld(database_url, framework, tagger)
+    w.emu.fail_next("getMe", 429, retry_after=1)
+    try:
+        await w.start()
+        first, second = w.emu.requests_for("getMe")[:2]
+        assert (first.status, second.status) == (429, 200)
+        assert second.time - first.time >= 1.0
+        await w.say(HAN, HV_LINE)
+        assert texts.BTN_SUBMIT in w.words(w.last(HAN))
+    finally:
+        await w.close()
