@@ -17,6 +17,9 @@ PostgreSQL) this script
    replaced by: record the update and enqueue its echo in one transaction) under the same
    stream — the floor of the acknowledge-after-apply, send-through-the-outbox design, so the
    report shows how much of the gap to the echo is that design and how much the report flow;
+   and the same durable echo enqueuing three messages per text (the echo last): the design's
+   ceiling for a flow of three Bot API requests per update, with no business at all (skip
+   both with --no-durable-echo);
 3. creates a fresh database, loads a generated organisation (U enterprise contacts, one project
    each, 12 units with two officials each) with `storage.orgfile.load_org_file` +
    `handlers.org.do_load_org`, runs `zhitong run` (polling, `--no-scheduler`) as a subprocess,
@@ -481,6 +484,8 @@ def run_durable_echo_bot() -> None:
     from handlers.context import Ctx
     from handlers.inbound import Inbound, Outbound
 
+    extra = int(os.environ.get("ECHO_REPLIES", "1")) - 1
+
     class DurableEcho:
         def __init__(self, core: Any) -> None:
             self.core = core
@@ -494,6 +499,8 @@ def run_durable_echo_bot() -> None:
                 if not await uow.updates.mark(inb.update_id, now):
                     return Outbound(wake_sender=False)
                 ctx = Ctx(uow, now, self.config, inb.update_id, inb.chat_id)
+                for i in range(extra):
+                    await ctx.reply(outmsg.send(texts.esc(f"{inb.text or '?'} ·{i}")))
                 await ctx.reply(outmsg.send(texts.esc(inb.text or "?")))
                 await uow.commit()
             return Outbound()
@@ -525,7 +532,8 @@ def run_durable_echo_bot() -> None:
 class RunResult:
     framework: str
     backend: str
-    kind: str  # "echo", "echo_n" (several replies each), "durable" (durable echo) or "flow"
+    kind: str  # "echo", "echo_n" (several replies each), "durable" (durable echo),
+    # "durable_n" (the durable echo with several replies each) or "flow"
     users: int
     updates: int
     flows: int
@@ -672,16 +680,17 @@ async def run_echo(framework: str, users: int, messages: int, workdir: Path,
 
 
 async def run_durable_echo(framework: str, backend: str, users: int, messages: int,
-                           workdir: Path) -> RunResult:
+                           workdir: Path, replies: int = 1) -> RunResult:
+    name = f"durable{replies if replies > 1 else ''}-{framework}-{backend}"
     async with (fresh_database(backend, workdir) as url,
                 watched(WatchedEmulator(token=TOKEN, username="durable_echo_bot", rtt=RTT)) as emu):
-        profile = ["-m", "cProfile", "-o",
-                   str(PROFILE_DIR / f"durable-{framework}-{backend}.prof")] if PROFILE_DIR else []
+        profile = ["-m", "cProfile", "-o", str(PROFILE_DIR / f"{name}.prof")] if PROFILE_DIR else []
+        env = {**bot_env(url, emu, framework), "ECHO_REPLIES": str(replies)}
         lat, seconds, cpu, calls = await _measure_echo(
-            emu, [sys.executable, *profile, str(SCRIPT), "--durable-echo"],
-            bot_env(url, emu, framework), workdir / f"durable-{framework}-{backend}.log",
-            users, messages)
-    return RunResult(framework, backend, "durable", users, messages, 0, seconds, lat, cpu, calls)
+            emu, [sys.executable, *profile, str(SCRIPT), "--durable-echo"], env,
+            workdir / f"{name}.log", users, messages)
+    return RunResult(framework, backend, "durable_n" if replies > 1 else "durable", users,
+                     messages, 0, seconds, lat, cpu, calls)
 
 
 async def run_flows(framework: str, backend: str, users: int, flows: int,
@@ -740,7 +749,8 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
     for r in results:
         replies = r.all_replies()
         label = {"echo": "echo", "durable": "dur. echo", "echo_http": "echo aiohttp",
-                 "echo_n": f"echo ×{round(r.calls_per_update)}"}.get(r.kind, "full flow")
+                 "echo_n": f"echo ×{round(r.calls_per_update)}",
+                 "durable_n": f"dur. ×{round(r.calls_per_update)}"}.get(r.kind, "full flow")
         print(f"{r.framework:8} {r.backend:9} {label:10} "
               f"{r.updates:7d} {r.seconds:7.1f} {r.updates_per_second:7.1f} "
               f"{(r.flows_per_second if r.kind == 'flow' else float('nan')):7.1f} "
@@ -792,6 +802,13 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
                        f"{flow.updates_per_second / r.updates_per_second:.2f}" if flow else "")
             print(f"  {fw:8} {r.backend:9} durable echo ÷ echo: "
                   f"{r.updates_per_second / echo.updates_per_second:.2f}{vs_flow}")
+            several = next((d for d in results if d.kind == "durable_n" and d.framework == fw
+                            and d.backend == r.backend), None)
+            if several is not None:
+                print(f"  {fw:8} {r.backend:9} durable echo with the flow's {FLOW_REQUESTS} "
+                      f"requests per update ÷ echo: "
+                      f"{several.updates_per_second / echo.updates_per_second:.2f}"
+                      f"  (this design's ceiling for the flow, with no business at all)")
     print()
     print("card = text → confirmation card; receipt = press 提交 → 诉求编号 message; official = "
           "press → card at the unit's officials; flow = text → both. A flow is 2 updates.")
@@ -893,6 +910,11 @@ async def _run_all(args: argparse.Namespace, backends: list[str]) -> list[RunRes
                         results.append(await run_durable_echo(fw, backend, args.users,
                                                               echo_messages(args.flows),
                                                               workdir))
+                        print(f"[{fw}] durable echo with {FLOW_REQUESTS} replies per message on "
+                              f"{backend} …", file=sys.stderr, flush=True)
+                        results.append(await run_durable_echo(fw, backend, args.users,
+                                                              echo_messages(args.flows),
+                                                              workdir, replies=FLOW_REQUESTS))
                     except Exception:
                         print_log_tails(workdir)
                         raise
