@@ -18,8 +18,11 @@ PostgreSQL) this script
    stream — the floor of the acknowledge-after-apply, send-through-the-outbox design, so the
    report shows how much of the gap to the echo is that design and how much the report flow;
    and the same durable echo enqueuing three messages per text (the echo last): the design's
-   ceiling for a flow of three Bot API requests per update, with no business at all (skip
-   both with --no-durable-echo);
+   ceiling for a flow of three Bot API requests per update, with no business at all; and its
+   cheapest form DESIGN §10 allows ("dur. min"): two of the three sent straight back to the
+   person after the commit (plain aiohttp, no framework models; the reply not even kept for a
+   redelivery, which would cost more) and only the third, as a push to another person would,
+   through the outbox (skip all three with --no-durable-echo);
 3. creates a fresh database, loads a generated organisation (U enterprise contacts, one project
    each, 12 units with two officials each) with `storage.orgfile.load_org_file` +
    `handlers.org.do_load_org`, runs `zhitong run` (polling, `--no-scheduler`) as a subprocess,
@@ -485,11 +488,26 @@ def run_durable_echo_bot() -> None:
     from handlers.inbound import Inbound, Outbound
 
     extra = int(os.environ.get("ECHO_REPLIES", "1")) - 1
+    direct = int(os.environ.get("ECHO_DIRECT", "0"))
 
     class DurableEcho:
         def __init__(self, core: Any) -> None:
             self.core = core
             self.config = core.config
+            self.http: Any = None
+            self.send_url = (f"{core.settings.telegram_api.rstrip('/')}/bot"
+                             f"{core.settings.bot_token}/sendMessage")
+
+        async def reply_directly(self, chat_id: int, text: str) -> None:
+            import aiohttp
+
+            if self.http is None:
+                self.http = aiohttp.ClientSession()
+            async with self.http.post(self.send_url, data=json.dumps(
+                    {"chat_id": chat_id, "text": text}, ensure_ascii=False),
+                    headers={"Content-Type": "application/json"}) as resp:
+                if not json.loads(await resp.read()).get("ok"):
+                    raise RuntimeError(f"sendMessage refused: {resp.status}")
 
         async def handle(self, inb: Inbound, **_waiting: Any) -> Outbound:
             # `_waiting`: the adapters' on_delay / patience for an unreachable database (the
@@ -503,6 +521,8 @@ def run_durable_echo_bot() -> None:
                     await ctx.reply(outmsg.send(texts.esc(f"{inb.text or '?'} ·{i}")))
                 await ctx.reply(outmsg.send(texts.esc(inb.text or "?")))
                 await uow.commit()
+            for i in range(direct):
+                await self.reply_directly(inb.chat_id, f"{inb.text or '?'} ·d{i}")
             return Outbound()
 
     async def main() -> None:
@@ -520,6 +540,8 @@ def run_durable_echo_bot() -> None:
             else:
                 await run_aiogram(core, stop, with_scheduler=False)
         finally:
+            if core.desk.http is not None:
+                await core.desk.http.close()
             await core.close()
 
     asyncio.run(main())
@@ -533,7 +555,8 @@ class RunResult:
     framework: str
     backend: str
     kind: str  # "echo", "echo_n" (several replies each), "durable" (durable echo),
-    # "durable_n" (the durable echo with several replies each) or "flow"
+    # "durable_n" (the durable echo with several replies each), "durable_min" (the same with
+    # all but one sent straight back) or "flow"
     users: int
     updates: int
     flows: int
@@ -680,17 +703,20 @@ async def run_echo(framework: str, users: int, messages: int, workdir: Path,
 
 
 async def run_durable_echo(framework: str, backend: str, users: int, messages: int,
-                           workdir: Path, replies: int = 1) -> RunResult:
-    name = f"durable{replies if replies > 1 else ''}-{framework}-{backend}"
+                           workdir: Path, replies: int = 1, direct: int = 0) -> RunResult:
+    """`replies` messages per text through the outbox, and `direct` more sent straight back."""
+    name = (f"durable{replies if replies > 1 else ''}{f'd{direct}' if direct else ''}"
+            f"-{framework}-{backend}")
     async with (fresh_database(backend, workdir) as url,
                 watched(WatchedEmulator(token=TOKEN, username="durable_echo_bot", rtt=RTT)) as emu):
         profile = ["-m", "cProfile", "-o", str(PROFILE_DIR / f"{name}.prof")] if PROFILE_DIR else []
-        env = {**bot_env(url, emu, framework), "ECHO_REPLIES": str(replies)}
+        env = {**bot_env(url, emu, framework), "ECHO_REPLIES": str(replies),
+               "ECHO_DIRECT": str(direct)}
         lat, seconds, cpu, calls = await _measure_echo(
             emu, [sys.executable, *profile, str(SCRIPT), "--durable-echo"], env,
             workdir / f"{name}.log", users, messages)
-    return RunResult(framework, backend, "durable_n" if replies > 1 else "durable", users,
-                     messages, 0, seconds, lat, cpu, calls)
+    kind = "durable_min" if direct else "durable_n" if replies > 1 else "durable"
+    return RunResult(framework, backend, kind, users, messages, 0, seconds, lat, cpu, calls)
 
 
 async def run_flows(framework: str, backend: str, users: int, flows: int,
@@ -750,7 +776,8 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
         replies = r.all_replies()
         label = {"echo": "echo", "durable": "dur. echo", "echo_http": "echo aiohttp",
                  "echo_n": f"echo ×{round(r.calls_per_update)}",
-                 "durable_n": f"dur. ×{round(r.calls_per_update)}"}.get(r.kind, "full flow")
+                 "durable_n": f"dur. ×{round(r.calls_per_update)}",
+                 "durable_min": "dur. min"}.get(r.kind, "full flow")
         print(f"{r.framework:8} {r.backend:9} {label:10} "
               f"{r.updates:7d} {r.seconds:7.1f} {r.updates_per_second:7.1f} "
               f"{(r.flows_per_second if r.kind == 'flow' else float('nan')):7.1f} "
@@ -802,13 +829,22 @@ def print_table(results: list[RunResult], args: argparse.Namespace) -> None:
                        f"{flow.updates_per_second / r.updates_per_second:.2f}" if flow else "")
             print(f"  {fw:8} {r.backend:9} durable echo ÷ echo: "
                   f"{r.updates_per_second / echo.updates_per_second:.2f}{vs_flow}")
-            several = next((d for d in results if d.kind == "durable_n" and d.framework == fw
-                            and d.backend == r.backend), None)
-            if several is not None:
-                print(f"  {fw:8} {r.backend:9} durable echo with the flow's {FLOW_REQUESTS} "
-                      f"requests per update ÷ echo: "
-                      f"{several.updates_per_second / echo.updates_per_second:.2f}"
-                      f"  (this design's ceiling for the flow, with no business at all)")
+            fast = next((e for e in results if e.kind == "echo_http" and e.framework == fw),
+                        None)
+            for kind, what in (("durable_n", f"durable echo with the flow's {FLOW_REQUESTS} "
+                                "requests per update, all through the outbox (as zhitong "
+                                "sends; the design's ceiling for the flow, no business)"),
+                               ("durable_min", "the same, two sent straight back (the "
+                                "cheapest form DESIGN §10 allows; no business)")):
+                ceiling = next((d for d in results if d.kind == kind and d.framework == fw
+                                and d.backend == r.backend), None)
+                if ceiling is None:
+                    continue
+                also = (f"; ÷ the echo over aiohttp: "
+                        f"{ceiling.updates_per_second / fast.updates_per_second:.2f}"
+                        if fast else "")
+                print(f"  {fw:8} {r.backend:9} {what} ÷ echo: "
+                      f"{ceiling.updates_per_second / echo.updates_per_second:.2f}{also}")
     print()
     print("card = text → confirmation card; receipt = press 提交 → 诉求编号 message; official = "
           "press → card at the unit's officials; flow = text → both. A flow is 2 updates.")
@@ -915,6 +951,12 @@ async def _run_all(args: argparse.Namespace, backends: list[str]) -> list[RunRes
                         results.append(await run_durable_echo(fw, backend, args.users,
                                                               echo_messages(args.flows),
                                                               workdir, replies=FLOW_REQUESTS))
+                        print(f"[{fw}] durable echo, {FLOW_REQUESTS - 1} of its replies sent "
+                              f"straight back, on {backend} …", file=sys.stderr, flush=True)
+                        results.append(await run_durable_echo(fw, backend, args.users,
+                                                              echo_messages(args.flows),
+                                                              workdir,
+                                                              direct=FLOW_REQUESTS - 1))
                     except Exception:
                         print_log_tails(workdir)
                         raise

@@ -28,10 +28,11 @@ def run(script: str, *args: str) -> str:
 def test_load_benchmark_runs_every_bot_it_compares() -> None:
     out = run("load.py", "--flows", "6", "--users", "2", "--frameworks", "ptb",
               "--backends", "sqlite", "--min-echo", "40")
-    for row in ("echo aiohttp", "echo ×3", "dur. echo", "dur. ×3", "full flow"):
+    for row in ("echo aiohttp", "echo ×3", "dur. echo", "dur. ×3", "dur. min", "full flow"):
         assert f" {row} " in out, row
     assert "Full flow vs echo" in out and "durable echo ÷ echo" in out
-    assert "this design's ceiling for the flow" in out
+    assert "the design's ceiling for the flow" in out
+    assert "the cheapest form DESIGN §10 allows" in out
 
 
 def test_fault_benchmark_passes_a_short_stream() -> None:
