@@ -9,11 +9,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.runtime_common import retry_after_seconds
 from bot.settings import Settings
 from domain.clock import Clock, SystemClock
 from handlers.config import DeskConfig
@@ -192,7 +192,14 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
         delete_webhook_when_in_the_way,
         make_bot,
     )
-    from bot.runtime_common import ALLOWED_UPDATES, LEFTOVER_WEBHOOK, Toasts, connections_for
+    from bot.runtime_common import (
+        ALLOWED_UPDATES,
+        LEFTOVER_WEBHOOK,
+        WEBHOOK_NOT_SET,
+        Toasts,
+        connections_for,
+    )
+    from bot.webhook import telegram_url
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api,
                    connections=max(100, connections_for(core.settings.send_concurrency)))
@@ -214,26 +221,31 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
     runner = None
     polling = None
-    if webhook is not None:
-        async def apply(data: dict[str, Any], give_up: bool) -> None:
-            await apply_raw_update(bot, core.desk, data, sender.wake, toasts, give_up)
-
-        runner = await start_webhook(webhook, apply, core)
-        if webhook.set_webhook:
-            await bot.set_webhook(webhook.url, secret_token=webhook.secret,
-                                  allowed_updates=ALLOWED_UPDATES)
-    elif await retry_until_reachable(bot.delete_webhook, stop, (TelegramAPIError,),
-                                     what=LEFTOVER_WEBHOOK) is not None:
-        # A webhook set later (getUpdates answered 409) is deleted again.
-        bot.session.middleware(delete_webhook_when_in_the_way)
-        # handle_as_tasks=False: an update is acknowledged (next getUpdates offset) only after
-        # it was handled, so a crash loses nothing (DESIGN §10).
-        polling = asyncio.create_task(dp.start_polling(
-            bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False,
-            polling_timeout=polling_timeout, allowed_updates=ALLOWED_UPDATES,
-        ), name="polling")
-    sender.wake()
+    # Everything started above is stopped by the finally, also when a start-up call fails.
     try:
+        if webhook is not None:
+            async def apply(data: dict[str, Any], give_up: bool) -> None:
+                await apply_raw_update(bot, core.desk, data, sender.wake, toasts, give_up)
+
+            runner = await start_webhook(webhook, apply, core)
+            if webhook.set_webhook:
+                await retry_until_reachable(
+                    lambda: bot.set_webhook(telegram_url(webhook.url),
+                                            secret_token=webhook.secret,
+                                            allowed_updates=ALLOWED_UPDATES),
+                    stop, (TelegramNetworkError, TelegramServerError, TelegramRetryAfter),
+                    what=WEBHOOK_NOT_SET)
+        elif await retry_until_reachable(bot.delete_webhook, stop, (TelegramAPIError,),
+                                         what=LEFTOVER_WEBHOOK) is not None:
+            # A webhook set later (getUpdates answered 409) is deleted again.
+            bot.session.middleware(delete_webhook_when_in_the_way)
+            # handle_as_tasks=False: an update is acknowledged (next getUpdates offset) only
+            # after it was handled, so a crash loses nothing (DESIGN §10).
+            polling = asyncio.create_task(dp.start_polling(
+                bot, handle_as_tasks=False, handle_signals=False, close_bot_session=False,
+                polling_timeout=polling_timeout, allowed_updates=ALLOWED_UPDATES,
+            ), name="polling")
+        sender.wake()
         await stop.wait()
     finally:
         if polling is not None:
@@ -297,20 +309,6 @@ async def retry_until_reachable(call: Any, stop: asyncio.Event,
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
             pause = min(pause * 2, every_seconds)
-    return None
-
-
-def retry_after_seconds(exc: BaseException) -> float | None:
-    """The wait a flood-control error asks for (aiogram's TelegramRetryAfter, PTB's RetryAfter:
-    seconds or a timedelta), None for any other error."""
-    with warnings.catch_warnings():
-        # PTB 22 warns on reading it that its type becomes timedelta; both are read here.
-        warnings.simplefilter("ignore")
-        value = getattr(exc, "retry_after", None)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
     return None
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
-import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -45,6 +43,7 @@ from bot.runtime_common import (
     STORE_WAIT,
     STORE_WAIT_TOAST,
     SYSTEM_ERROR,
+    WEBHOOK_NOT_SET,
     Toasts,
     apply_webhook_inbound,
     callback_inbound,
@@ -53,6 +52,7 @@ from bot.runtime_common import (
     log_unparseable_update,
     log_webhook_conflict,
     message_inbound,
+    retry_after_seconds,
 )
 from handlers.desk import Desk
 from handlers.inbound import Outbound
@@ -255,15 +255,8 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-def _seconds(value: int | dt.timedelta) -> float:
-    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
-
-
 def _retry_after(exc: RetryAfter) -> float:
-    # PTB 22 warns that the attribute's type will change; both types are handled here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return _seconds(exc.retry_after)
+    return retry_after_seconds(exc) or 0.0
 
 
 class PtbTransport:
@@ -360,6 +353,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         start_webhook,
         stop_background,
     )
+    from bot.webhook import telegram_url
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout,
                    connections=connections_for(core.settings.send_concurrency),
@@ -378,22 +372,27 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
     runner = None
     tasks: list[asyncio.Task[None]] = []
     toasts = Toasts()
-    if webhook is not None:
-        async def apply(data: dict[str, Any], give_up: bool) -> None:
-            out = await apply_raw_update(bot, core.desk, data, toasts, give_up)
-            if out is not None and out.wake_sender:
-                sender.wake()
-
-        runner = await start_webhook(webhook, apply, core)
-        if webhook.set_webhook:
-            await bot.set_webhook(webhook.url, secret_token=webhook.secret,
-                                  allowed_updates=ALLOWED_UPDATES)
-    elif await retry_until_reachable(bot.delete_webhook, stop, (TelegramError,),
-                                     what=LEFTOVER_WEBHOOK) is not None:
-        tasks.append(asyncio.create_task(
-            poll(bot, core.desk, sender.wake, stop, toasts, polling_timeout), name="polling"))
-    sender.wake()
+    # Everything started above is stopped by the finally, also when a start-up call fails.
     try:
+        if webhook is not None:
+            async def apply(data: dict[str, Any], give_up: bool) -> None:
+                out = await apply_raw_update(bot, core.desk, data, toasts, give_up)
+                if out is not None and out.wake_sender:
+                    sender.wake()
+
+            runner = await start_webhook(webhook, apply, core)
+            if webhook.set_webhook:
+                await retry_until_reachable(
+                    lambda: bot.set_webhook(telegram_url(webhook.url),
+                                            secret_token=webhook.secret,
+                                            allowed_updates=ALLOWED_UPDATES),
+                    stop, (NetworkError, TimedOut, RetryAfter), what=WEBHOOK_NOT_SET)
+        elif await retry_until_reachable(bot.delete_webhook, stop, (TelegramError,),
+                                         what=LEFTOVER_WEBHOOK) is not None:
+            tasks.append(asyncio.create_task(
+                poll(bot, core.desk, sender.wake, stop, toasts, polling_timeout),
+                name="polling"))
+        sender.wake()
         await stop.wait()
     finally:
         for task in tasks:

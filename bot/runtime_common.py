@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from handlers.desk import Desk
@@ -12,10 +14,10 @@ from handlers.inbound import Inbound, Kind, Outbound
 from handlers.texts import STORE_WAIT, STORE_WAIT_TOAST, SYSTEM_ERROR
 
 __all__ = ["ALLOWED_UPDATES", "LEFTOVER_WEBHOOK", "STORE_WAIT", "STORE_WAIT_TOAST",
-           "SYSTEM_ERROR", "WEBHOOK_PATIENCE", "Toasts", "apply_webhook_inbound",
+           "SYSTEM_ERROR", "WEBHOOK_NOT_SET", "WEBHOOK_PATIENCE", "Toasts", "apply_webhook_inbound",
            "callback_inbound", "command_parts", "connections_for", "is_webhook_conflict",
            "log_unparseable_update", "log_webhook_conflict", "message_inbound",
-           "unsupported_kind"]
+           "retry_after_seconds", "unsupported_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,9 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # start (getUpdates is refused with 409 for as long as a webhook is set).
 LEFTOVER_WEBHOOK = ("could not delete the webhook before polling (getUpdates is refused while it "
                     "is set)")
+
+# What the log says while setWebhook is not accepted at a webhook start (network, a 5xx, 429).
+WEBHOOK_NOT_SET = "could not set the webhook"
 
 # A webhook request waits at most this long for an unreachable database, then is answered
 # 503 and Telegram delivers the update again later. Polling waits until the database is back
@@ -153,3 +158,17 @@ def callback_inbound(query: Any, update_id: int) -> Inbound:
         callback_id=query.id, callback_data=query.data,
         message_id=msg.message_id if msg is not None else None, content_type="callback",
     )
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The wait a flood-control error asks for (aiogram's TelegramRetryAfter, PTB's RetryAfter:
+    seconds or a timedelta), None for any other error."""
+    with warnings.catch_warnings():
+        # PTB 22 warns on reading it that its type becomes timedelta; both are read here.
+        warnings.simplefilter("ignore")
+        value = getattr(exc, "retry_after", None)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None

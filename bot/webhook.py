@@ -15,7 +15,7 @@ import re
 import string
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from aiohttp import web
 
@@ -123,7 +123,7 @@ def make_webhook_app(path: str, secret: str, apply: ApplyUpdate,
         return await handler(request)
 
     app = web.Application(client_max_size=MAX_BODY)
-    app.router.add_route("*", "/{tail:.*}", route)
+    app.router.add_route("*", "/{tail:(?s:.*)}", route)  # (?s): an escaped newline too
     return app
 
 
@@ -136,6 +136,19 @@ def listen_path(url: str) -> str:
     """The path Telegram POSTs to: the webhook URL's own, "/" when it has none (still
     percent-encoded, as it arrives; see canonical_path)."""
     return canonical_path(urlsplit(url).path)
+
+
+def telegram_url(url: str) -> str:
+    """The webhook URL as handed to setWebhook: a space or non-ASCII in its path or query
+    escaped. Telegram requests the path exactly as it was set, sending non-ASCII bytes raw,
+    which aiohttp's server refuses (400) before any handler runs."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, _request_line_safe(parts.path),
+                       _request_line_safe(parts.query), parts.fragment))
+
+
+def _request_line_safe(text: str) -> str:
+    return re.sub(r"[^\x21-\x7e]", lambda m: quote(m.group(0)), text)
 
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")

@@ -416,13 +416,15 @@ class BotApiEmulator(EmulatorState):
         headers = {"Content-Type": "application/json"}
         if hook.secret_token:
             headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
-        target = webhook_target(hook.url)
         loop = asyncio.get_running_loop()
         while (not self._stopping and self.webhook is hook and uid in self._queue
                and self._http is not None):
             started = loop.time()
             status: int | None = None
             try:
+                # Inside the try: a URL that cannot be requested (setWebhook's check lets a
+                # port over 65535 through) fails like an unreachable one.
+                target = webhook_target(hook.url)
                 async with self._http.post(
                         target, data=_dumps(update).encode("utf-8"), headers=headers,
                         timeout=aiohttp.ClientTimeout(total=self.webhook_timeout)) as resp:
@@ -432,7 +434,7 @@ class BotApiEmulator(EmulatorState):
                     reason = resp.reason or ""
                 error = None if 200 <= status < 300 else (
                     f"Wrong response from the webhook: {status} {reason}".strip())
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
                 error = ("Read timeout expired" if isinstance(exc, TimeoutError)
                          else f"Connection failed: {exc.__class__.__name__}")
             self.webhook_deliveries.append({"update_id": uid, "status": status, "error": error,

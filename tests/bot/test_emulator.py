@@ -751,3 +751,19 @@ async def test_a_round_trip_and_a_late_answer_as_over_a_network(emu: BotApiEmula
     assert status == 200 and len(emu.sent_messages(ALICE)) == 3
     with pytest.raises(ValueError):
         BotApiEmulator(rtt=-1)
+
+
+async def test_a_webhook_url_that_cannot_be_requested_is_a_failed_delivery() -> None:
+    # setWebhook's check lets a port over 65535 through: each delivery fails, is recorded and
+    # backed off (as an unreachable URL is), instead of its task dying and being made again.
+    emu = BotApiEmulator()
+    await emu.start()
+    try:
+        emu.add_user(800001, "韩经理")
+        emu.api.set_webhook({"url": "http://127.0.0.1:99999/hook"}, {})
+        emu.send_text(800001, "hi")
+        await asyncio.sleep(0.5)
+        assert 1 <= len(emu.webhook_deliveries) < 10
+        assert emu.webhook is not None and emu.webhook.last_error_message
+    finally:
+        await emu.stop()

@@ -21,6 +21,7 @@ from bot.webhook import (
     make_webhook_app,
     parse_listen,
     serve,
+    telegram_url,
 )
 
 SECRET = "wh-Secret_0123456789abcdef"
@@ -189,6 +190,39 @@ async def test_updates_arrive_at_the_url_path_as_telegram_sends_it(
             assert await post_to(port, b"POST", other, b'{"update_id": 2}') == 404, other
         assert await post_to(port, b"GET", raw) == 405
         assert await post_to(port, b"GET", b"/healthz") == 200
+        assert calls == [1]
+    finally:
+        await runner.cleanup()
+
+
+def tdlib_request_target(url: str) -> bytes:
+    """The request target Telegram's Bot API server sends for a webhook URL: everything after
+    host[:port] as it was set, trailing white space dropped, bytes up to 0x20 escaped, every
+    other byte (non-ASCII too) sent raw; "/" first when the URL has no path."""
+    rest = url.encode("utf-8").split(b"//", 1)[1]
+    cut = min([i for i in (rest.find(b"/"), rest.find(b"?"), rest.find(b"#")) if i >= 0],
+              default=len(rest))
+    target = rest[cut:].rstrip(b" \t\r\n\v\f") or b"/"
+    lead = b"" if target.startswith(b"/") else b"/"
+    return lead + b"".join(b"%%%02X" % c if c <= 0x20 else bytes([c]) for c in target)
+
+
+@pytest.mark.parametrize("url", [
+    "https://h.example/a%0Ab",  # an escaped newline: the catch-all route must match it too
+    "https://h.example/钩子",  # set as escaped (telegram_url): raw UTF-8 would be a 400
+    "https://h.example/tg hook/钩子?a=中",
+])
+async def test_the_url_as_set_with_telegram_is_the_one_updates_arrive_at(url: str) -> None:
+    calls: list[int] = []
+
+    async def apply(data: dict[str, Any], give_up: bool) -> None:
+        calls.append(data["update_id"])
+
+    port = free_port()
+    runner = await serve(make_webhook_app(listen_path(url), SECRET, apply), "127.0.0.1", port)
+    try:
+        target = tdlib_request_target(telegram_url(url))
+        assert await post_to(port, b"POST", target, b'{"update_id": 1}') == 200, target
         assert calls == [1]
     finally:
         await runner.cleanup()

@@ -31,13 +31,23 @@ HAN, YANG, ZHOU, ZHAO = 800001, 800002, 900012, 900001
 HV_LINE = ("我们园区北侧的高压线迁改一直没人对接,影响厂房基础施工,麻烦尽快协调供电公司,"
            "详见 https://zhitong.example.gov.cn/site/ph-7")
 
-# What differs from run to run whatever the runtime (ids, file ids, uploads): compared by
-# presence only.
-PRESENCE = {"message_id", "callback_query_id", "photo", "document"}
-# What the person reads and taps (texts, toasts, buttons, menus): compared with every number
-# in it masked (ticket numbers, times, ids in callback data). Everything else (chat_id,
-# parse_mode, link_preview_options, show_alert …) by value.
-NUMBERS_MASKED = {"text", "caption", "reply_markup", "commands", "scope"}
+# What differs from run to run whatever the runtime (callback query ids, file ids, uploads):
+# compared by presence only.
+PRESENCE = {"callback_query_id", "photo", "document"}
+# What the person reads and taps (texts, toasts, buttons, menus) is compared by value, save
+# what differs between two runs whatever the runtime: the time of day, and a draft's random
+# nonce in its buttons' callback data ("d:<op>:<nonce>"). Ticket numbers, deadlines, chat
+# and message ids come out the same in both runs and are compared as they are.
+VISIBLE = {"text", "caption", "reply_markup", "commands", "scope"}
+TIME_OF_DAY = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
+DRAFT_NONCE = re.compile(r'"d:([a-z]+):\d+')
+
+
+def masked(value: Any) -> str:
+    dumped = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return DRAFT_NONCE.sub(r'"d:\1:#', TIME_OF_DAY.sub("HH:MM", dumped))
+
+
 # The polling machinery (aiogram asks getMe again when its dispatcher starts polling). In
 # webhook mode nothing is left out: a getUpdates there would be a runtime polling by mistake.
 MACHINERY = {"polling": {"getMe", "getUpdates"}, "webhook": set[str]()}
@@ -50,9 +60,8 @@ def shape(request: RecordedRequest) -> str:
             params[key] = [sorted(item) for item in value]
         elif key in PRESENCE:
             params[key] = "…"
-        elif key in NUMBERS_MASKED:
-            params[key] = re.sub(r"\d+", "#", json.dumps(value, sort_keys=True,
-                                                         ensure_ascii=False))
+        elif key in VISIBLE:
+            params[key] = masked(value)
         elif key == "url":  # setWebhook: each world's bot listens on its own free port
             params[key] = re.sub(r":\d+/", ":PORT/", value)
         else:
@@ -166,3 +175,24 @@ async def test_both_runtimes_send_the_same_requests(mode: str, tmp_path: Path,
     assert aiogram == ptb, (f"only aiogram: {sorted((aiogram - ptb).elements())}\n"
                             f"only ptb: {sorted((ptb - aiogram).elements())}")
     assert held["aiogram"].answers == held["ptb"].answers
+
+
+def _recorded(method: str, **params: Any) -> RecordedRequest:
+    request = RecordedRequest.__new__(RecordedRequest)
+    request.method, request.params, request.via = method, params, "http"
+    return request
+
+
+def test_the_comparison_tells_apart_what_a_person_would_see_differently() -> None:
+    # Masked is only what differs between two runs whatever the runtime; an edit of another
+    # card, another ticket number or deadline is a difference.
+    edit = _recorded("editMessageText", chat_id=900012, message_id=1, text="x")
+    assert shape(edit) != shape(_recorded("editMessageText", chat_id=900012, message_id=2,
+                                          text="x"))
+    receipt = _recorded("sendMessage", chat_id=1, text="诉求 #20261206-001 办理时限:2026-12-15")
+    assert shape(receipt) != shape(_recorded("sendMessage", chat_id=1,
+                                             text="诉求 #20261206-002 办理时限:2026-12-25"))
+    at = _recorded("sendMessage", chat_id=1, text="已受理 22:41", reply_markup={
+        "inline_keyboard": [[{"text": "提交", "callback_data": "d:sub:123456"}]]})
+    assert shape(at) == shape(_recorded("sendMessage", chat_id=1, text="已受理 22:42", reply_markup={
+        "inline_keyboard": [[{"text": "提交", "callback_data": "d:sub:987"}]]}))

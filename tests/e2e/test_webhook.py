@@ -9,6 +9,7 @@ when its first delivery failed or it arrives twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -316,20 +317,41 @@ async def test_an_update_the_runtime_cannot_read_is_dropped_after_its_retries(
     assert {d["status"] for d in hook.emu.webhook_deliveries} == {200}
 
 
+@pytest.mark.parametrize("call", ["getMe", "setWebhook"])
 async def test_a_flood_wait_at_start_up_is_waited_out(
-        database_url: str, framework: str, tagger: object) -> None:
-    # Telegram answers the first getMe with 429 retry_after=1 (a restart loop, or another
-    # process with the same token busy): the worker asks again only after that second, then
-    # starts as usual instead of ending in a traceback.
+        database_url: str, framework: str, tagger: object, call: str) -> None:
+    # Telegram answers the first getMe (or setWebhook) with 429 retry_after=1 (a restart
+    # loop, several workers started at once): the worker asks again only after that second,
+    # then starts as usual instead of ending in a traceback.
     await load_org(database_url)
     w = WebhookWorld(database_url, framework, tagger)
-    w.emu.fail_next("getMe", 429, retry_after=1)
+    w.emu.fail_next(call, 429, retry_after=1)
     try:
         await w.start()
-        first, second = w.emu.requests_for("getMe")[:2]
+        await w.emu.wait_for(lambda: w.emu.webhook is not None, 10)
+        first, second = w.emu.requests_for(call)[:2]
         assert (first.status, second.status) == (429, 200)
         assert second.time - first.time >= 1.0
         await w.say(HAN, HV_LINE)
         assert texts.BTN_SUBMIT in w.words(w.last(HAN))
+    finally:
+        await w.close()
+
+
+async def test_a_webhook_path_in_chinese_receives_updates_as_telegram_sends_them(
+        database_url: str, framework: str, tagger: object) -> None:
+    # Telegram requests the path exactly as it was set, non-ASCII bytes raw, which aiohttp's
+    # server refuses with 400: the worker sets it escaped, so what arrives is ASCII.
+    from tests.bot.test_webhook import post_to, tdlib_request_target
+
+    await load_org(database_url)
+    w = WebhookWorld(database_url, framework, tagger, path="/钩子")
+    await w.start()
+    try:
+        registered = w.emu.requests_for("setWebhook")[-1].params["url"]
+        update = raw_text_update(990001, HAN, "韩经理", "你好")
+        status = await post_to(w.port, b"POST", tdlib_request_target(registered),
+                               json.dumps(update).encode())
+        assert status == 200, registered
     finally:
         await w.close()
