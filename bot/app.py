@@ -235,8 +235,8 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
                                             allowed_updates=ALLOWED_UPDATES),
                     stop, (TelegramNetworkError, TelegramServerError, TelegramRetryAfter),
                     what=WEBHOOK_NOT_SET)
-        elif await retry_until_reachable(bot.delete_webhook, stop, (TelegramAPIError,),
-                                         what=LEFTOVER_WEBHOOK) is not None:
+        elif await retry_until_reachable(lambda: _delete_webhook_aiogram(bot), stop,
+                                         (TelegramAPIError,), what=LEFTOVER_WEBHOOK) is not None:
             # A webhook set later (getUpdates answered 409) is deleted again.
             bot.session.middleware(delete_webhook_when_in_the_way)
             # handle_as_tasks=False: an update is acknowledged (next getUpdates offset) only
@@ -257,6 +257,16 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
         await stop_background(runner, sender_task, scheduler)
         await toasts.drain()
         await bot.session.close()
+
+
+async def _delete_webhook_aiogram(bot: Any) -> bool:
+    """At a polling start: delete a webhook left or set (saying so when there was one)."""
+    from bot.runtime_common import log_webhook_deleted_at_start
+
+    info = await bot.get_webhook_info()
+    if info.url:
+        log_webhook_deleted_at_start(info.url)
+    return bool(await bot.delete_webhook())
 
 
 async def stop_background(runner: Any, sender_task: asyncio.Task[None],

@@ -51,6 +51,7 @@ from bot.runtime_common import (
     is_webhook_conflict,
     log_unparseable_update,
     log_webhook_conflict,
+    log_webhook_deleted_at_start,
     message_inbound,
     retry_after_seconds,
 )
@@ -250,6 +251,14 @@ async def _delete_webhook_in_the_way(bot: Bot, conflict: Conflict, stop: asyncio
     await _sleep_or_stop(stop, WEBHOOK_DELETED_PAUSE)
 
 
+async def _delete_webhook(bot: Bot) -> bool:
+    """At a polling start: delete a webhook left or set (saying so when there was one)."""
+    info = await bot.get_webhook_info()
+    if info.url:
+        log_webhook_deleted_at_start(info.url)
+    return await bot.delete_webhook()
+
+
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
@@ -387,7 +396,7 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
                                             secret_token=webhook.secret,
                                             allowed_updates=ALLOWED_UPDATES),
                     stop, (NetworkError, TimedOut, RetryAfter), what=WEBHOOK_NOT_SET)
-        elif await retry_until_reachable(bot.delete_webhook, stop, (TelegramError,),
+        elif await retry_until_reachable(lambda: _delete_webhook(bot), stop, (TelegramError,),
                                          what=LEFTOVER_WEBHOOK) is not None:
             tasks.append(asyncio.create_task(
                 poll(bot, core.desk, sender.wake, stop, toasts, polling_timeout),

@@ -16,7 +16,8 @@ from handlers.texts import STORE_WAIT, STORE_WAIT_TOAST, SYSTEM_ERROR
 __all__ = ["ALLOWED_UPDATES", "LEFTOVER_WEBHOOK", "STORE_WAIT", "STORE_WAIT_TOAST",
            "SYSTEM_ERROR", "WEBHOOK_NOT_SET", "WEBHOOK_PATIENCE", "Toasts", "apply_webhook_inbound",
            "callback_inbound", "command_parts", "connections_for", "is_webhook_conflict",
-           "log_unparseable_update", "log_webhook_conflict", "message_inbound",
+           "log_unparseable_update", "log_webhook_conflict", "log_webhook_deleted_at_start",
+           "message_inbound",
            "retry_after_seconds", "unsupported_kind"]
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,13 @@ def log_webhook_conflict(description: str) -> None:
     log.warning("getUpdates refused: %s. A webhook was set while this process polls (another "
                 "instance started with --webhook, or the webhook was never deleted); deleting "
                 "it and polling on", description)
+
+
+def log_webhook_deleted_at_start(url: str) -> None:
+    """Said by both runtimes when a polling start finds a webhook set and deletes it: beside
+    webhook workers that unhooks them all, so the operator must be able to see it."""
+    log.warning("a webhook was set (%s); deleting it to poll. If webhook workers serve this "
+                "bot, stop this process: a poller takes their updates away", url)
 
 
 def log_unparseable_update(update_id: int, reason: str) -> None:

@@ -5,10 +5,14 @@ never takes a valid one of its batch with it. Both runtimes, over HTTP against t
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import aiohttp
 import pytest
 
-from tests.e2e.world import World
+from domain.clock import SystemClock
+from tests.e2e.world import PEOPLE, World
+from tests.factories import load_example_org, make_uow_factory
 
 pytestmark = pytest.mark.e2e
 
@@ -95,3 +99,33 @@ async def test_valid_updates_around_a_bad_one_in_one_batch_are_all_applied(world
     batches = [len(r.response["result"]) for r in world.emu.requests_for("getUpdates")
                if r.response and r.response.get("ok")]
     assert max(batches) == 4  # they did come as one batch
+
+
+async def test_a_polling_start_that_deletes_a_webhook_says_so(
+        sqlite_url: str, framework: str, tagger: object,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A poller started beside webhook workers unhooks them all (docs/deployment.md): the
+    # operator must find that in its log, not only in getWebhookInfo.
+    engine, uow_factory = make_uow_factory(sqlite_url)
+    try:
+        await load_example_org(uow_factory, SystemClock().now())
+    finally:
+        await engine.dispose()
+    world = World(sqlite_url, framework, tagger)  # type: ignore[arg-type]
+    await world.emu.start()
+    for uid, name in PEOPLE.items():
+        world.emu.add_user(uid, name)
+    try:
+        async with aiohttp.ClientSession() as http, http.post(
+                world.emu.method_url("setWebhook"),
+                json={"url": "http://127.0.0.1:9/telegram/webhook"}) as resp:
+            assert resp.status == 200
+        caplog.set_level(logging.WARNING, logger="bot.runtime_common")
+        await world.start_bot()
+        await world.emu.wait_for(lambda: world.emu.webhook is None, timeout=10)
+        assert [r for r in caplog.records if "http://127.0.0.1:9/telegram/webhook"
+                in r.getMessage() and r.levelno == logging.WARNING]
+        await world.say(HAN, "/help")  # and polls on
+        assert any("/mine" in (m.get("text") or "") for m in world.messages(HAN))
+    finally:
+        await world.close()
