@@ -214,11 +214,17 @@ def make_dashboard_app(
             if session is None:
                 return _html(hstats.dashboard_error_html(T.DASH_LINK_INVALID), status=403)
             await uow.commit()
-        resp = web.HTTPSeeOther(location="/")
+        # Relative, so that behind a reverse proxy at a path prefix (docs/deployment.md:
+        # `location /dashboard/`) the browser stays under the prefix: /dashboard/login → ./ is
+        # /dashboard/, /login → ./ is /. The app cannot see the prefix nginx strips.
+        resp = web.HTTPSeeOther(location="./")
         resp.headers["Referrer-Policy"] = "no-referrer"
         resp.headers["Cache-Control"] = "no-store"
+        # No Path attribute (an empty value is left out): the browser then scopes the cookie to
+        # the login link's directory, /dashboard under that prefix (not every path of the
+        # host, e.g. the webhook), / at the root.
         resp.set_cookie(COOKIE, session, max_age=int(hstats.SESSION_TTL.total_seconds()),
-                        httponly=True, samesite="Lax", path="/", secure=request.secure)
+                        httponly=True, samesite="Lax", path="", secure=request.secure)
         raise resp
 
     async def font(request: web.Request) -> web.StreamResponse:
@@ -244,14 +250,15 @@ def make_dashboard_app(
 @click.option("--issue-login", is_flag=True,
               help="只生成一个一次性登录链接(10 分钟内有效)并退出。")
 @click.option("--public-url", default=None,
-              help="大屏对外地址,用于拼接登录链接(默认 http://HOST:PORT)。")
+              help="大屏对外地址,用于拼接登录链接(默认 ZHITONG_DASHBOARD_URL,"
+                   "未设置时 http://HOST:PORT)。")
 @click.option("--now", "now_text", default=None, hidden=True, help="固定时刻(ISO,带时区),供演示与测试。")
 def dashboard(host: str, port: int, refresh: int, issue_login: bool, public_url: str | None,
               now_text: str | None) -> None:
     """启动只读大屏(令牌或一次性登录链接访问)。"""
     settings = Settings()
     tz = ZoneInfo(settings.timezone)
-    base = public_url or f"http://{host}:{port}"
+    base = dashboard_base_url(public_url, settings, host, port)
     if issue_login:
         token = run_async(_issue(settings, _parse_now(now_text)))
         click.echo(hstats.dashboard_login_url(base, token))
@@ -277,6 +284,19 @@ def dashboard(host: str, port: int, refresh: int, issue_login: bool, public_url:
     click.echo(texts.DASHBOARD_STARTED.format(url=base))
     web.run_app(build(), host=host, port=port, print=None)
     sys.stdout.flush()
+
+
+def dashboard_base_url(public_url: str | None, settings: Settings, host: str, port: int) -> str:
+    """Where browsers reach the dashboard: --public-url, else ZHITONG_DASHBOARD_URL (the base the
+    bot's /dashboard links use too), else the address listened on."""
+    if public_url:
+        return public_url
+    # The setting has a default; only a value actually given (environment or zhitong.toml)
+    # outranks the listen address, which may differ from that default.
+    if "dashboard_url" in settings.model_fields_set and settings.dashboard_url.strip():
+        return settings.dashboard_url.strip()
+    netloc = f"[{host}]" if ":" in host else host  # an IPv6 address needs brackets in a URL
+    return f"http://{netloc}:{port}"
 
 
 async def _issue(settings: Settings, now: datetime) -> str:

@@ -570,8 +570,10 @@ def trend_svg(trend: list[WeekPoint], width: int = 900, height: int = 300) -> st
     return "".join(parts)
 
 
+# The font URL is relative to the page (/ or /login), so it stays under a reverse proxy's path
+# prefix (e.g. /dashboard/font/cjk.otf) as well as at the root.
 DASH_CSS = """
-@font-face { font-family: ZhitongCJK; src: url(/font/cjk.otf); font-display: swap; }
+@font-face { font-family: ZhitongCJK; src: url(font/cjk.otf); font-display: swap; }
 * { box-sizing: border-box; }
 body { margin: 0; padding: 24px 36px; background: #0b1a2e; color: #e8f0fa;
   font-family: ZhitongCJK, "Noto Sans CJK SC", "Microsoft YaHei", "WenQuanYi Micro Hei",

@@ -1,27 +1,39 @@
-"""The big-screen dashboard in a real headless Chromium, on a seeded database.
+"""The big-screen dashboard on a seeded database: over HTTP, at the root and behind a proxy at a
+path prefix (docs/deployment.md), in a real headless Chromium, and `zhitong dashboard
+--issue-login`.
 
-Skips with the reason when Chromium is not installed (`make setup` installs it with apt-get).
-The screenshot is saved under the test's tmp dir, and copied to $ZHITONG_ARTIFACTS_DIR if set.
+The Chromium tests skip with the reason when it is not installed (`make setup` installs it with
+apt-get). The screenshot is saved under the test's tmp dir, and copied to
+$ZHITONG_ARTIFACTS_DIR if set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from click.testing import CliRunner
+from multidict import CIMultiDict
+from yarl import URL
 
-from bot.cli_stats import make_dashboard_app
+from bot.cli import main
+from bot.cli_stats import dashboard_base_url, make_dashboard_app
+from bot.settings import Settings
 from handlers import stats_texts as T
-from handlers.stats import issue_dashboard_login
+from handlers.stats import DEFAULT_DASHBOARD_URL, issue_dashboard_login
 from storage.db import make_engine, make_sessionmaker
 from storage.uow import UnitOfWorkFactory
 from tests.storage.test_stats_queries import NOVEMBER, NOW, SH, seed_desk
@@ -224,3 +236,167 @@ async def test_font_is_served_for_tvs_without_chinese_fonts(server: tuple[str, A
         assert resp.status == 200
         head = await resp.content.read(4)
         assert head in (b"OTTO", b"\x00\x01\x00\x00", b"ttcf")
+
+
+# --- behind a reverse proxy at a path prefix (docs/deployment.md) --------------------------------
+
+
+@pytest.fixture
+async def proxied(server: tuple[str, UnitOfWorkFactory]) -> AsyncIterator[str]:
+    """The documented nginx, in miniature: `location /dashboard/ { proxy_pass
+    http://127.0.0.1:8080/; }` (the prefix stripped, answers passed on as they are, redirects
+    not followed) and `location / { return 404; }`. Yields the public URL, …/dashboard."""
+    upstream, _ = server
+    http = aiohttp.ClientSession()
+
+    async def forward(request: web.Request) -> web.Response:
+        headers = {"Cookie": request.headers["Cookie"]} if "Cookie" in request.headers else {}
+        async with http.get(URL(upstream).with_path("/" + request.match_info["tail"])
+                            .with_query(request.query), headers=headers,
+                            allow_redirects=False) as up:
+            body = await up.read()
+            passed = CIMultiDict((k, v) for k, v in up.headers.items()
+                                 if k in ("Location", "Set-Cookie", "Content-Type"))
+            return web.Response(body=body, status=up.status, headers=passed)
+
+    async def not_found(_request: web.Request) -> web.Response:
+        raise web.HTTPNotFound()
+
+    app = web.Application()
+    app.router.add_get("/dashboard/{tail:.*}", forward)
+    app.router.add_get("/{tail:.*}", not_found)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}/dashboard"
+    finally:
+        await runner.cleanup()
+        await http.close()
+
+
+async def _log_in_and_load_the_font(factory: UnitOfWorkFactory, public: str) -> str:
+    """Follow a login link on `public` as a browser would; the page and the font its CSS names
+    must load. Returns the page's URL."""
+    async with factory() as uow:
+        token = await issue_dashboard_login(uow, NOW, timedelta(minutes=10))
+        await uow.commit()
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        async with http.get(f"{public}/login?t={token}") as resp:
+            assert resp.status == 200, resp.url
+            page_url = str(resp.url)
+            body = await resp.text()
+        assert "县自然资源局" in body
+        font = re.search(r"src: url\(([^)]+)\)", body)
+        assert font is not None
+        async with http.get(urljoin(page_url, font.group(1))) as resp:
+            assert resp.status == 200, resp.url
+            assert await resp.content.read(4) in (b"OTTO", b"\x00\x01\x00\x00", b"ttcf")
+        async with http.get(page_url) as resp:  # the session holds on the next visit
+            assert resp.status == 200
+    return page_url
+
+
+async def test_login_and_font_stay_under_a_path_prefix(
+        server: tuple[str, UnitOfWorkFactory], proxied: str) -> None:
+    _, factory = server
+    page_url = await _log_in_and_load_the_font(factory, proxied)
+    assert page_url == proxied + "/"
+
+
+async def test_login_and_font_at_the_root(server: tuple[str, UnitOfWorkFactory]) -> None:
+    base, factory = server
+    page_url = await _log_in_and_load_the_font(factory, base)
+    assert page_url == base + "/"
+
+
+async def test_session_cookie_is_scoped_to_the_dashboard_path(
+        server: tuple[str, UnitOfWorkFactory], proxied: str) -> None:
+    """Not sent to the rest of the host (the webhook's location, say)."""
+    _, factory = server
+    async with factory() as uow:
+        token = await issue_dashboard_login(uow, NOW, timedelta(minutes=10))
+        await uow.commit()
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http, \
+            http.get(f"{proxied}/login?t={token}", allow_redirects=False) as resp:
+        assert resp.status == 303
+        assert "Path=" not in resp.headers["Set-Cookie"]
+    root = URL(proxied).with_path("/")
+    assert jar.filter_cookies(URL(proxied + "/")).get("zhitong_dash") is not None
+    assert jar.filter_cookies(root.with_path("/telegram/webhook")).get("zhitong_dash") is None
+
+
+def test_dashboard_login_under_the_documented_public_url_stays_under_it(
+        sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/deployment.md puts the dashboard behind nginx with `--public-url
+    https://bot.example.gov.cn/dashboard` (`location /dashboard/ { proxy_pass
+    http://127.0.0.1:8080/; }`, and `location / { return 404; }`): the login's redirect must
+    stay under …/dashboard/."""
+    monkeypatch.setenv("ZHITONG_DATABASE_URL", sqlite_url)
+    public = "https://bot.example.gov.cn/dashboard"
+    out = CliRunner().invoke(main, ["dashboard", "--issue-login", "--public-url", public])
+    assert out.exit_code == 0, out.output
+    login_url = out.output.strip().splitlines()[-1]
+    assert login_url.startswith(public + "/login?t=")
+
+    async def follow() -> str:
+        engine = make_engine(sqlite_url)
+        app = make_dashboard_app(UnitOfWorkFactory(make_sessionmaker(engine)), token="x",
+                                 tz=ZoneInfo("Asia/Shanghai"))
+        try:
+            async with TestClient(TestServer(app)) as client:
+                # nginx strips the prefix: …/dashboard/login reaches the app as /login.
+                resp = await client.get("/login?" + login_url.split("?", 1)[1],
+                                        allow_redirects=False)
+                assert resp.status == 303
+                return resp.headers["Location"]
+        finally:
+            await engine.dispose()
+
+    location = asyncio.run(follow())
+    assert urljoin(login_url, location) == public + "/", location
+
+
+# --- which address the login links name -----------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    monkeypatch.chdir(tmp_path)  # no zhitong.toml from the working directory
+    monkeypatch.delenv("ZHITONG_DASHBOARD_URL", raising=False)
+    monkeypatch.setenv("ZHITONG_DATABASE_URL", sqlite_url)
+    return monkeypatch
+
+
+def _issue_login(*args: str) -> str:
+    out = CliRunner().invoke(main, ["dashboard", "--issue-login", *args])
+    assert out.exit_code == 0, out.output
+    return out.output.strip().splitlines()[-1]
+
+
+def test_issue_login_uses_the_configured_dashboard_url(cli_env: pytest.MonkeyPatch) -> None:
+    """--public-url, else ZHITONG_DASHBOARD_URL, else the address listened on."""
+    cli_env.setenv("ZHITONG_DASHBOARD_URL", "https://bot.example.gov.cn/dash")
+    assert _issue_login().startswith("https://bot.example.gov.cn/dash/login?t=")
+    assert _issue_login("--port", "9090").startswith("https://bot.example.gov.cn/dash/login?t=")
+    assert _issue_login("--public-url", "https://tv.example/d/").startswith(
+        "https://tv.example/d/login?t=")
+    cli_env.delenv("ZHITONG_DASHBOARD_URL")
+    assert _issue_login().startswith("http://127.0.0.1:8080/login?t=")
+    assert _issue_login("--host", "::1", "--port", "9090").startswith("http://[::1]:9090/login?t=")
+
+
+def test_cli_and_chat_links_share_one_base(cli_env: pytest.MonkeyPatch) -> None:
+    """The bot's /dashboard builds links on Settings().dashboard_url (bot/app.py); the CLI's
+    default (nothing configured, default host and port) is that same address."""
+    settings = Settings()
+    assert dashboard_base_url(None, settings, "127.0.0.1", 8080) == settings.dashboard_url \
+        == DEFAULT_DASHBOARD_URL
+    cli_env.setenv("ZHITONG_DASHBOARD_URL", "https://bot.example.gov.cn/dash")
+    settings = Settings()
+    assert dashboard_base_url(None, settings, "0.0.0.0", 9090) == settings.dashboard_url \
+        == "https://bot.example.gov.cn/dash"
