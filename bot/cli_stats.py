@@ -192,8 +192,11 @@ def make_dashboard_app(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     refresh_seconds: int = 60,
     period: Callable[[date], Period] | None = None,
+    https_outside: bool = False,
 ) -> web.Application:
-    """The read-only big-screen site; `zhitong run` may mount it too."""
+    """The read-only big-screen site; `zhitong run` may mount it too. `https_outside`: browsers
+    reach it over https (a reverse proxy ends TLS and talks plain HTTP to it), so its session
+    cookie is marked Secure all the same."""
 
     async def page(request: web.Request) -> web.Response:
         moment = now()
@@ -224,7 +227,8 @@ def make_dashboard_app(
         # the login link's directory, /dashboard under that prefix (not every path of the
         # host, e.g. the webhook), / at the root.
         resp.set_cookie(COOKIE, session, max_age=int(hstats.SESSION_TTL.total_seconds()),
-                        httponly=True, samesite="Lax", path="", secure=request.secure)
+                        httponly=True, samesite="Lax", path="",
+                        secure=request.secure or https_outside)
         raise resp
 
     async def font(request: web.Request) -> web.StreamResponse:
@@ -271,7 +275,8 @@ def dashboard(host: str, port: int, refresh: int, issue_login: bool, public_url:
     async def build() -> web.Application:
         engine, factory = _factory(settings)
         app = make_dashboard_app(factory, token=settings.dashboard_token, tz=tz, now=clock,
-                                 refresh_seconds=refresh)
+                                 refresh_seconds=refresh,
+                                 https_outside=base.lower().startswith("https://"))
 
         async def close(_app: web.Application) -> None:
             await engine.dispose()

@@ -35,6 +35,7 @@ from bot.settings import Settings
 from handlers import stats_texts as T
 from handlers.stats import DEFAULT_DASHBOARD_URL, issue_dashboard_login
 from storage.db import make_engine, make_sessionmaker
+from storage.migrate import upgrade
 from storage.uow import UnitOfWorkFactory
 from tests.storage.test_stats_queries import NOVEMBER, NOW, SH, seed_desk
 
@@ -328,6 +329,27 @@ async def test_session_cookie_is_scoped_to_the_dashboard_path(
     root = URL(proxied).with_path("/")
     assert jar.filter_cookies(URL(proxied + "/")).get("zhitong_dash") is not None
     assert jar.filter_cookies(root.with_path("/telegram/webhook")).get("zhitong_dash") is None
+
+
+async def test_the_session_cookie_is_secure_when_browsers_come_over_https(
+        sqlite_url: str) -> None:
+    # Behind nginx's TLS the app hears plain HTTP: its public address decides.
+    engine = make_engine(sqlite_url)
+    await asyncio.to_thread(upgrade, sqlite_url)
+    factory = UnitOfWorkFactory(make_sessionmaker(engine))
+    try:
+        for https, secure in ((True, True), (False, False)):
+            async with factory() as uow:
+                token = await issue_dashboard_login(uow, NOW, timedelta(minutes=10))
+                await uow.commit()
+            app = make_dashboard_app(factory, token="x", tz=SH, now=lambda: NOW,
+                                     https_outside=https)
+            async with TestClient(TestServer(app)) as client:
+                resp = await client.get(f"/login?t={token}", allow_redirects=False)
+                assert resp.status == 303
+                assert ("Secure" in resp.headers["Set-Cookie"]) is secure
+    finally:
+        await engine.dispose()
 
 
 def test_dashboard_login_under_the_documented_public_url_stays_under_it(
