@@ -8,10 +8,14 @@ import sys
 import click
 
 from bot import texts
+from bot.cli_core import require_schema
 from bot.settings import Settings
 from domain.clock import SystemClock
 from domain.errors import DomainError
 from handlers.onboarding import CreatedInvite
+
+# Asking getMe for the bot's username: an operator at a terminal, not a long-running worker.
+GET_ME_TIMEOUT_SECONDS = 5.0
 
 
 @click.command()
@@ -21,7 +25,8 @@ from handlers.onboarding import CreatedInvite
               help="被邀请人的角色,默认按 --project/--unit 推断。")
 @click.option("--qr", "qr_path", type=click.Path(dir_okay=False), help="二维码 PNG 保存路径。")
 @click.option("--days", type=int, default=None, help="有效天数(默认 7 天)。")
-@click.option("--bot-username", default=None, help="机器人用户名(默认取 ZHITONG_BOT_USERNAME)。")
+@click.option("--bot-username", default=None,
+              help="机器人用户名(默认取 ZHITONG_BOT_USERNAME,未设置时向 Bot API 查询 getMe)。")
 def invite(project_code: str | None, unit_code: str | None, role: str | None,
            qr_path: str | None, days: int | None, bot_username: str | None) -> None:
     """生成一次性邀请链接 https://t.me/<bot>?start=<token>,并可保存二维码。"""
@@ -31,8 +36,9 @@ def invite(project_code: str | None, unit_code: str | None, role: str | None,
         click.echo(texts.INVITE_NEEDS_TARGET, err=True)
         sys.exit(2)
     settings = Settings()
+    username = resolve_bot_username(settings, bot_username)
     try:
-        created = asyncio.run(_create(settings, role, project_code, unit_code, days, bot_username))
+        created = asyncio.run(_create(settings, role, project_code, unit_code, days, username))
     except DomainError as err:
         click.echo(err.message, err=True)
         sys.exit(1)
@@ -44,6 +50,30 @@ def invite(project_code: str | None, unit_code: str | None, role: str | None,
         click.echo(texts.QR_WRITTEN.format(path=qr_path))
 
 
+def resolve_bot_username(settings: Settings, given: str | None) -> str:
+    """The bot's username for t.me links: --bot-username, ZHITONG_BOT_USERNAME, else the Bot
+    API's getMe for the configured token. A guess would send people to somebody else's bot,
+    so with none of them the command stops here (exit 2), before anything is written."""
+    from bot.cli_webhook import ApiError, call_api
+
+    name = (given or settings.bot_username).strip().lstrip("@")
+    if name:
+        return name
+    if not settings.bot_token:
+        click.echo(texts.INVITE_NO_BOT_USERNAME, err=True)
+        sys.exit(2)
+    try:
+        me = asyncio.run(call_api(settings, "getMe", {}, timeout=GET_ME_TIMEOUT_SECONDS))
+    except ApiError as exc:
+        click.echo(texts.INVITE_GET_ME_FAILED.format(error=exc), err=True)
+        sys.exit(2)
+    name = str(me.get("username") or "") if isinstance(me, dict) else ""
+    if not name:
+        click.echo(texts.INVITE_GET_ME_FAILED.format(error=texts.GET_ME_NO_USERNAME), err=True)
+        sys.exit(2)
+    return name
+
+
 def write_qr(link: str, path: str) -> None:
     import qrcode
 
@@ -53,13 +83,14 @@ def write_qr(link: str, path: str) -> None:
 
 
 async def _create(settings: Settings, role: str, project_code: str | None,
-                  unit_code: str | None, days: int | None, bot_username: str | None) -> CreatedInvite:
+                  unit_code: str | None, days: int | None, bot_username: str) -> CreatedInvite:
     from handlers.onboarding import do_create_invite
     from storage.db import make_engine, make_sessionmaker
     from storage.uow import UnitOfWork
 
     engine = make_engine(settings.database_url)
     try:
+        await require_schema(engine)
         async with UnitOfWork(make_sessionmaker(engine)) as uow:
             created = await do_create_invite(
                 uow, SystemClock().now(), settings.desk_config(bot_username), role=role,

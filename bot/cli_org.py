@@ -11,19 +11,16 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
 from bot import texts
+from bot.cli_core import DatabaseNotReady, one_line, require_schema
 from bot.settings import Settings
 from domain.texts import ROLE_NAMES
 from handlers.org import LoadSummary, OrgOverview, do_load_org, org_overview
 from storage.orgfile import OrgFileError, OrgSpec, load_org_file
-
-
-class DatabaseNotReady(Exception):
-    """The schema is missing: `zhitong db upgrade` has not been run."""
 
 
 @click.group()
@@ -43,7 +40,7 @@ def _fail(lines: list[str], header: str | None = texts.ORG_INVALID) -> NoReturn:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="只校验文件,不写入数据库。")
 def org_load(file: Path, dry_run: bool) -> None:
-    """加载组织架构文件 FILE(YAML,格式见 org.example.yaml)。
+    """加载组织架构文件 FILE(YAML,格式见项目中的示例 bot/demo_org.yaml)。
 
     按编号更新(幂等):同一文件加载两次不会有任何变化;文件有误时列出全部问题,
     不写入任何内容。
@@ -69,14 +66,9 @@ def org_load(file: Path, dry_run: bool) -> None:
     except DatabaseNotReady:
         _fail([], header=texts.ORG_DB_NOT_READY)
     except Exception as exc:  # the operator needs the reason, not a traceback
-        _fail([], header=texts.ORG_LOAD_FAILED.format(error=_one_line(exc)))
+        _fail([], header=texts.ORG_LOAD_FAILED.format(error=one_line(exc)))
     click.echo(texts.ORG_LOADED.format(**counts))
     click.echo(describe_changes(summary))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def describe_changes(summary: LoadSummary) -> str:
@@ -98,25 +90,6 @@ def describe_changes(summary: LoadSummary) -> str:
     return texts.ORG_CHANGES.format(detail=";".join(parts))
 
 
-def _sqlite_file_missing(url: str) -> bool:
-    """Connecting would create an empty SQLite file: check first, so a refusal leaves no trace."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    name = parsed.database or ""
-    return (parsed.get_backend_name() == "sqlite" and name not in ("", ":memory:")
-            and not name.startswith("file:") and not Path(name).exists())
-
-
-async def _has_schema(engine: Any) -> bool:
-    from sqlalchemy import inspect
-
-    if _sqlite_file_missing(engine.url.render_as_string(hide_password=False)):
-        return False
-    async with engine.connect() as conn:
-        return bool(await conn.run_sync(lambda c: inspect(c).has_table("units")))
-
-
 async def _load(url: str, spec: OrgSpec) -> LoadSummary:
     from domain.clock import SystemClock
     from storage.db import make_engine, make_sessionmaker
@@ -124,8 +97,7 @@ async def _load(url: str, spec: OrgSpec) -> LoadSummary:
 
     engine = make_engine(url)
     try:
-        if not await _has_schema(engine):
-            raise DatabaseNotReady
+        await require_schema(engine)
         async with UnitOfWork(make_sessionmaker(engine)) as uow:
             summary = await do_load_org(uow, spec, SystemClock().now())
             await uow.commit()
@@ -140,8 +112,7 @@ async def _overview(url: str) -> OrgOverview:
 
     engine = make_engine(url)
     try:
-        if not await _has_schema(engine):
-            raise DatabaseNotReady
+        await require_schema(engine)
         async with UnitOfWork(make_sessionmaker(engine)) as uow:
             return await org_overview(uow)
     finally:
@@ -157,7 +128,7 @@ def org_show(as_json: bool) -> None:
     except DatabaseNotReady:
         _fail([], header=texts.ORG_DB_NOT_READY)
     except Exception as exc:
-        _fail([], header=texts.DB_ERROR.format(error=_one_line(exc)))
+        _fail([], header=texts.DB_ERROR.format(error=one_line(exc)))
     if as_json:
         click.echo(json.dumps(asdict(ov), ensure_ascii=False, indent=1, default=str))
         return

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from bot.cli_core import DatabaseNotReady, require_schema
 from bot.settings import Settings
 
 HEADER = "编号        颜色  年度计划(万元)  今年完成(万元)  完成率   最近报送           未办结  名称"
@@ -61,6 +62,8 @@ def projects(as_json: bool, now_text: str | None, photo_dir: Path | None,
             sys.exit(2)
     try:
         rows = asyncio.run(project_rows(settings, now, list(project_codes) or None))
+    except DatabaseNotReady:
+        raise  # says itself what to do
     except Exception as exc:  # the operator needs the reason, not a traceback
         click.echo(FAILED.format(error=exc), err=True)
         sys.exit(1)
@@ -113,6 +116,7 @@ async def project_rows(settings: Settings, now: datetime,
     tz = config.timezone
     engine = make_engine(settings.database_url)
     try:
+        await require_schema(engine)
         async with UnitOfWork(make_sessionmaker(engine)) as uow:
             projects = [p for p in await uow.org.projects() if codes is None or p.code in codes]
             units = {u.id: u.code for u in await uow.org.units()}

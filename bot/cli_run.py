@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import re
+import socket
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +35,8 @@ TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
 @click.option("-v", "--verbose", is_flag=True, help="输出调试日志。")
 def run(no_scheduler: bool, webhook_url: str | None, listen: str, no_set_webhook: bool,
         verbose: bool) -> None:
-    """运行机器人(轮询 Bot API)、消息发送队列和定时提醒。Ctrl-C 或 SIGTERM 停止。"""
+    """运行机器人(轮询 Bot API,或加 --webhook 由 Telegram 推送更新)、消息发送队列和定时提醒。
+    Ctrl-C 或 SIGTERM 停止。"""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
@@ -101,9 +104,36 @@ def _url_problems(url: str, telegram_api: str) -> list[str]:
     return []
 
 
+def listen_refusal(listen: str) -> str | None:
+    """Why --listen cannot be listened on now (another process holds it …), or None. Tried
+    before the start is announced; serve() says the same should it be taken meanwhile."""
+    from bot.webhook import listen_error, parse_listen
+
+    host, port = parse_listen(listen)
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
+            with socket.socket(family, kind, proto) as sock:
+                # As asyncio's server binds, so that this bind fails where that one would.
+                if os.name == "posix":
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+    except OSError as exc:
+        return str(listen_error(host, port, exc))
+    return None
+
+
 async def _main(settings: Settings, with_scheduler: bool, webhook: Any = None) -> None:
     from bot.app import install_stop_signals, run_aiogram
+    from bot.webhook import ListenError
 
+    if webhook is not None:
+        refusal = listen_refusal(webhook.listen)
+        if refusal:
+            click.echo(refusal, err=True)
+            raise SystemExit(2)
     stop = asyncio.Event()
     install_stop_signals(stop)
     # The framework's own import is most of start-up (aiogram builds ~440 pydantic models):
@@ -121,6 +151,9 @@ async def _main(settings: Settings, with_scheduler: bool, webhook: Any = None) -
             await run_ptb(core, stop, with_scheduler=with_scheduler, webhook=webhook)
         else:
             await run_aiogram(core, stop, with_scheduler=with_scheduler, webhook=webhook)
+    except ListenError as exc:  # taken since listen_refusal looked
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
     finally:
         await core.close()
 
@@ -133,6 +166,7 @@ async def _build_core_when_reachable(settings: Settings, stop: asyncio.Event) ->
     from sqlalchemy.engine import make_url
 
     from bot.app import build_core
+    from bot.cli_core import DatabaseNotReady
     from storage.availability import may_be_outage
     from storage.db import async_url
 
@@ -140,7 +174,10 @@ async def _build_core_when_reachable(settings: Settings, stop: asyncio.Event) ->
     wait = 1.0
     while True:
         try:
+            await _require_schema(settings.database_url)
             return await build_core(settings)
+        except DatabaseNotReady:
+            raise  # a step left out, not an outage: says itself what to do
         except Exception as exc:  # the operator needs the reason, not a traceback
             if not (server and may_be_outage(exc)):
                 click.echo(texts.DB_ERROR.format(error=exc), err=True)
@@ -151,3 +188,14 @@ async def _build_core_when_reachable(settings: Settings, stop: asyncio.Event) ->
             return None
         except TimeoutError:
             wait = min(wait * 2, 30.0)
+
+
+async def _require_schema(url: str) -> None:
+    from bot.cli_core import require_schema
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        await require_schema(engine)
+    finally:
+        await engine.dispose()

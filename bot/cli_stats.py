@@ -24,7 +24,7 @@ import click
 from aiohttp import web
 
 from bot import texts
-from bot.cli_core import run_async
+from bot.cli_core import require_schema, run_async
 from bot.settings import Settings
 from domain.stats import Period, Scope
 from handlers import stats as hstats
@@ -102,6 +102,7 @@ async def _stats(settings: Settings, period: Period, unit_code: str | None,
     tz = ZoneInfo(settings.timezone)
     engine, factory = _factory(settings)
     try:
+        await require_schema(engine)
         async with factory() as uow:
             unit_id = await _unit_id(uow, unit_code)
             scope = Scope.unit(unit_id) if unit_id is not None else Scope.all()
@@ -160,6 +161,7 @@ async def _export(settings: Settings, file: Path, period: Period, unit_code: str
         click.echo(texts.EXPORT_PROGRESS.format(rows=n), err=True)
 
     try:
+        await require_schema(engine)
         async with factory() as uow:
             unit_id = await _unit_id(uow, unit_code)
             click.echo(texts.EXPORT_STARTED.format(path=file), err=True)
@@ -274,6 +276,11 @@ def dashboard(host: str, port: int, refresh: int, issue_login: bool, public_url:
 
     async def build() -> web.Application:
         engine, factory = _factory(settings)
+        try:
+            await require_schema(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
         app = make_dashboard_app(factory, token=settings.dashboard_token, tz=tz, now=clock,
                                  refresh_seconds=refresh,
                                  https_outside=base.lower().startswith("https://"))
@@ -307,6 +314,7 @@ def dashboard_base_url(public_url: str | None, settings: Settings, host: str, po
 async def _issue(settings: Settings, now: datetime) -> str:
     engine, factory = _factory(settings)
     try:
+        await require_schema(engine)
         async with factory() as uow:
             token = await hstats.issue_dashboard_login(uow, now, timedelta(minutes=10))
             await uow.commit()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bot.cli_core import DatabaseNotReady, require_schema
 from bot.settings import Settings
 
 HEADER = "调度扫描(as of {now}):共新增 {total} 条待发消息"
@@ -49,6 +50,8 @@ def sweep(now_text: str | None, as_json: bool) -> None:
         sys.exit(2)
     try:
         result = asyncio.run(_run(settings, now))
+    except DatabaseNotReady:
+        raise  # says itself what to do
     except Exception as exc:  # the operator needs the reason, not a traceback
         click.echo(FAILED.format(error=exc), err=True)
         sys.exit(1)
@@ -72,6 +75,7 @@ async def _run(settings: Settings, now: datetime) -> dict[str, list[str]]:
 
     engine = make_engine(settings.database_url)
     try:
+        await require_schema(engine)
         return await run_all_sweeps(UnitOfWorkFactory(make_sessionmaker(engine)), now,
                                     settings.desk_config(), deliver_from=SystemClock().now())
     finally:

@@ -27,14 +27,16 @@ class ApiError(Exception):
     """The Bot API could not be reached or refused the call; the message is for the person."""
 
 
-async def _call(settings: Settings, method: str, params: dict[str, Any]) -> Any:
+async def call_api(settings: Settings, method: str, params: dict[str, Any],
+                   timeout: float = TIMEOUT_SECONDS) -> Any:
+    """One Bot API method's result; ApiError (in words for the person) when there is none."""
     import aiohttp
 
     api = settings.telegram_api.rstrip("/")
     url = f"{api}/bot{settings.bot_token}/{method}"
     try:
         async with aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as session, \
+                timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
                 session.post(url, json=params) as resp:
             try:
                 body = await resp.json(content_type=None)
@@ -46,7 +48,7 @@ async def _call(settings: Settings, method: str, params: dict[str, Any]) -> Any:
         raise ApiError(texts.WEBHOOK_BAD_API_URL.format(api=settings.telegram_api)) from exc
     except TimeoutError as exc:
         raise ApiError(texts.WEBHOOK_API_TIMEOUT.format(
-            api=settings.telegram_api, seconds=TIMEOUT_SECONDS)) from exc
+            api=settings.telegram_api, seconds=f"{timeout:g}")) from exc
     except (aiohttp.ClientError, OSError) as exc:
         error = (str(exc) or exc.__class__.__name__).replace(settings.bot_token, "…")
         raise ApiError(texts.WEBHOOK_API_UNREACHABLE.format(
@@ -74,7 +76,7 @@ def _settings_with_token() -> Settings:
 
 def _run_call(settings: Settings, method: str, params: dict[str, Any]) -> Any:
     try:
-        return asyncio.run(_call(settings, method, params))
+        return asyncio.run(call_api(settings, method, params))
     except ApiError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)

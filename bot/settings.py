@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from pydantic import ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from bot import texts
 from handlers.config import DeskConfig
 
 PUBLIC_API = "https://api.telegram.org"
+TOML_FILE = "zhitong.toml"
+ENV_PREFIX = "ZHITONG_"
 
 _CLOCK_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
@@ -75,8 +79,38 @@ _CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """zhitong.toml's settings by field name. A key may be spelt as the field (``timezone``)
+    or as its environment variable (``ZHITONG_TIMEZONE``), in either case; any other key is
+    refused by name, since an ignored line would look like a setting that took effect."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError([texts.SETTINGS_TOML_UNREADABLE.format(file=path, error=exc)]) \
+            from None
+    fields = Settings.model_fields
+    values: dict[str, Any] = {}
+    spelt: dict[str, str] = {}
+    problems = []
+    for key, value in data.items():
+        name = key.lower().removeprefix(ENV_PREFIX.lower())
+        if name not in fields:
+            close = difflib.get_close_matches(name, list(fields), n=1)
+            hint = texts.SETTINGS_TOML_DID_YOU_MEAN.format(name=close[0]) if close else ""
+            problems.append(texts.SETTINGS_TOML_UNKNOWN.format(file=path, key=key, hint=hint))
+        elif name in values:
+            problems.append(texts.SETTINGS_TOML_TWICE.format(file=path, first=spelt[name],
+                                                             second=key))
+        else:
+            values[name], spelt[name] = value, key
+    if problems:
+        raise SettingsError(problems)
+    return values
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ZHITONG_",
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX,
                                       extra="ignore")
 
     database_url: str = "sqlite:///zhitong.db"
@@ -132,6 +166,17 @@ class Settings(BaseSettings):
     def _check_clock_time(cls, value: str) -> str:
         return parse_clock_time(value).strftime("%H:%M")
 
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        # Checked here, so a typo is named at start-up rather than met as a traceback (or
+        # a "database" error) wherever a time is first shown.
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # (OSError: "Asia", a folder)
+            raise ValueError(texts.BAD_TIMEZONE) from None
+        return value.strip()
+
     @field_validator("quiet_start", "quiet_end")
     @classmethod
     def _check_quiet_time(cls, value: str) -> str:
@@ -170,13 +215,15 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[Any] = [init_settings, env_settings]
-        if Path("zhitong.toml").exists():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file="zhitong.toml"))
+        if Path(TOML_FILE).exists():
+            sources.append(InitSettingsSource(settings_cls, read_toml(Path(TOML_FILE))))
         return tuple(sources)
 
     def desk_config(self, bot_username: str | None = None) -> DeskConfig:
         return DeskConfig(
             timezone=ZoneInfo(self.timezone),
+            # A placeholder only until the runtime's getMe answers; `zhitong invite` never
+            # prints it (it asks getMe itself, or refuses).
             bot_username=bot_username or self.bot_username or "zhitong_bot",
             invite_days=self.invite_days,
             max_text_chars=self.max_text_chars,

@@ -11,6 +11,15 @@ NO_SUCH_UNIT = "没有编号为 {code} 的单位。"
 INVITE_NEEDS_TARGET = "请用 --project 指定项目,或用 --role official --unit 指定单位。"
 INVITE_CREATED = "邀请链接({days} 天内有效,仅可使用一次):"
 QR_WRITTEN = "二维码已保存:{path}"
+INVITE_NO_BOT_USERNAME = (
+    "未生成邀请链接:不知道机器人的用户名。请设置 ZHITONG_BOT_USERNAME(机器人的用户名,不带 @),"
+    "或设置 ZHITONG_BOT_TOKEN 以便向 Bot API 查询(getMe),也可用 --bot-username 指定。"
+)
+INVITE_GET_ME_FAILED = (
+    "未生成邀请链接:向 Bot API 查询机器人用户名(getMe)失败。{error}\n"
+    "请设置 ZHITONG_BOT_USERNAME(机器人的用户名,不带 @)后重试,或用 --bot-username 指定。"
+)
+GET_ME_NO_USERNAME = "Bot API 的回答中没有用户名。"
 NO_TOKEN = "未设置 ZHITONG_BOT_TOKEN。请设置机器人令牌后再运行 zhitong run(离线演示请用 zhitong demo)。"
 RUN_STARTED = "项目直通车已启动({framework},{api}),按 Ctrl-C 停止。"
 NO_WEBHOOK_SECRET = "Webhook 模式需要设置 ZHITONG_WEBHOOK_SECRET(1–256 位字母、数字、_ 或 -)。"
@@ -30,14 +39,35 @@ LISTEN_INVALID = (
     "  · --listen「{listen}」应为「地址:端口」,例如 127.0.0.1:8443,IPv6 地址加方括号:"
     "[::1]:8443(端口 1–65535)"
 )
+LISTEN_IN_USE = (
+    "无法在 {listen} 上监听:这个地址和端口已被占用(可能另一个 zhitong run --webhook "
+    "或其他程序正在使用)。请换一个 --listen 端口,或先停止占用它的程序。"
+)
+LISTEN_FAILED = (
+    "无法在 {listen} 上监听({error})。请检查 --listen:地址须是本机的,"
+    "1024 以下的端口需要管理员权限。"
+)
 RUN_STOPPED = "项目直通车已停止。"
 DB_ERROR = "无法连接数据库:{error}"
+DB_NOT_READY = "数据库尚未初始化,请先运行 zhitong db upgrade。"
+QUERY_FAILED = "查询失败:{error}"
 DB_WAITING = "数据库暂时连不上({error}),{seconds:.0f} 秒后重试……(Ctrl-C 停止)"
 
 # --- settings (bot/settings.py) ------------------------------------------------------------------
-SETTINGS_INVALID = "配置有误,未执行。请改正下列 ZHITONG_* 环境变量(或 zhitong.toml 中的同名项)后重试:"
+SETTINGS_INVALID = (
+    "配置有误,未执行。请改正下列设置后重试(环境变量 ZHITONG_*;或 zhitong.toml 中的对应项,"
+    "写作 timezone 或 ZHITONG_TIMEZONE 均可):"
+)
+SETTINGS_TOML_UNREADABLE = "  · {file} 无法读取:{error}"
+SETTINGS_TOML_UNKNOWN = (
+    "  · {file} 中的「{key}」不是已知的设置项{hint}(已知的项见 README「配置」一节,"
+    "写作 timezone 或 ZHITONG_TIMEZONE 均可)"
+)
+SETTINGS_TOML_DID_YOU_MEAN = ",是否想写 {name}?"
+SETTINGS_TOML_TWICE = "  · {file} 中「{first}」和「{second}」是同一项,只能写一次"
 SETTING_PROBLEM = "  · {name}=「{value}」:{reason}"
 SETTING_BAD_VALUE = "取值无效({detail})"
+BAD_TIMEZONE = "应为 IANA 时区名,例如 Asia/Shanghai(北京时间)、Asia/Urumqi"
 BAD_CLOCK_TIME = "应为 24 小时制的「时:分」,例如 09:00、08:30(配置时区的当地时间)"
 BAD_GRACE_DAYS = "应为不小于 0 的整数天数(0 表示不设首报宽限期)"
 BAD_SEND_CONCURRENCY = "应为不小于 1 的整数(同时等待 Telegram 回应的推送条数)"
@@ -59,7 +89,7 @@ ORG_REMOVED = {
 ORG_CONTACTS_CHANGED = "项目联系人新增 {added}、移除 {removed}"
 ORG_TELEGRAM_BOUND = "绑定 Telegram 账号 {n} 个"
 ORG_WARNINGS = "提示(不影响加载):"
-ORG_DB_NOT_READY = "数据库尚未初始化,请先运行 zhitong db upgrade。"
+ORG_DB_NOT_READY = DB_NOT_READY
 ORG_LOAD_FAILED = "加载失败,数据库未做任何修改:{error}"
 ORG_SHOW_EMPTY = "数据库中还没有组织架构。请先运行 zhitong org load FILE.yaml。"
 ORG_SHOW_UNITS = "单位({n}):"

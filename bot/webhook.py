@@ -7,6 +7,7 @@ share this server: each passes a coroutine that applies one raw update.
 from __future__ import annotations
 
 import collections
+import errno
 import hmac
 import ipaddress
 import json
@@ -19,6 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from aiohttp import web
 
+from bot import texts
 from handlers.desk import StoreUnavailable
 from storage.availability import may_be_outage
 
@@ -172,11 +174,27 @@ def canonical_path(raw: str) -> str:
 SHUTDOWN_GRACE = 2.5
 
 
+class ListenError(Exception):
+    """The webhook's address cannot be listened on (in use, not this host's, not allowed):
+    the message names the address, for the operator."""
+
+
+def listen_error(host: str, port: int, exc: OSError) -> ListenError:
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return ListenError(texts.LISTEN_IN_USE.format(listen=where))
+    return ListenError(texts.LISTEN_FAILED.format(listen=where, error=exc.strerror or exc))
+
+
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise listen_error(host, port, exc) from exc
     return runner
 
 

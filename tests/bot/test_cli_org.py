@@ -184,3 +184,16 @@ def test_real_console_script(database_url: str, tmp_path: Path) -> None:
     assert "YAML 格式错误" in refused.stderr and "Traceback" not in refused.stderr
     assert zhitong("org", "load", str(ORG_EXAMPLE)).returncode == 0
     assert dump_database(database_url) == snapshot
+
+
+def test_load_help_points_at_an_example_that_ships() -> None:
+    """The help used to say 「格式见 org.example.yaml」, a file the project does not have."""
+    import re
+
+    from tests.conftest import REPO
+
+    result = CliRunner().invoke(main, ["org", "load", "--help"])
+    named = re.findall(r"[\w./-]+\.ya?ml", result.output)
+    assert named, result.output
+    for name in named:
+        assert (REPO / name).is_file(), name

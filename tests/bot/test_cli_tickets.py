@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from bot import texts
 from bot.cli import main
 from domain.clock import FrozenClock
 from domain.lifecycle import Rating
@@ -73,3 +75,49 @@ def test_tickets_json_empty(database_url: str, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("ZHITONG_DATABASE_URL", database_url)
     result = CliRunner().invoke(main, ["tickets", "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_tickets_on_a_database_not_yet_created_says_to_run_db_upgrade(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `zhitong org load` says. It used to be an OperationalError traceback ("no such
+    table: units"), with an empty zhitong.db left behind."""
+    db = tmp_path / "zhitong.db"
+    monkeypatch.setenv("ZHITONG_DATABASE_URL", f"sqlite:///{db}")
+    result = CliRunner().invoke(main, ["tickets"])
+    assert result.exit_code == 1, (result.exit_code, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.strip() == texts.DB_NOT_READY
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["tickets", "--json"],
+    ["projects", "--json"],
+    ["sweep", "--now", "2026-11-24T09:00+08:00"],
+    ["invite", "--project", "P2026-001", "--bot-username", "county_desk_bot"],
+    ["org", "show"],
+    ["run"],
+    ["stats", "--json"],
+    ["export", "ledger.xlsx"],
+    ["dashboard", "--issue-login"],
+])
+def test_commands_on_a_database_not_yet_created_say_to_run_db_upgrade(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+    db = tmp_path / "zhitong.db"
+    monkeypatch.setenv("ZHITONG_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("ZHITONG_BOT_TOKEN", "123456:ABC")
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1, (result.exit_code, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.strip() == texts.DB_NOT_READY, result.output
+    assert not db.exists()
+
+
+def test_tickets_on_a_database_that_cannot_be_opened_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A folder that is not there is a wrong path, not a step left out: no "db upgrade" advice.
+    monkeypatch.setenv("ZHITONG_DATABASE_URL", f"sqlite:///{tmp_path / 'no' / 'zhitong.db'}")
+    result = CliRunner().invoke(main, ["tickets"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith(texts.QUERY_FAILED.format(error="OperationalError"))
+    assert "db upgrade" not in result.output and "Traceback" not in result.output

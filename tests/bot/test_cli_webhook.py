@@ -286,3 +286,30 @@ def test_every_webhook_problem_is_named_at_once(monkeypatch: pytest.MonkeyPatch)
                         texts.WEBHOOK_URL_NOT_HTTPS.format(url=url),
                         texts.LISTEN_INVALID.format(listen="[::1]8443"))
     assert started == []
+
+
+def test_run_help_says_it_polls_or_takes_a_webhook() -> None:
+    """It used to say 「运行机器人(轮询 Bot API)」 only."""
+    out = CliRunner().invoke(main, ["run", "--help"])
+    assert out.exit_code == 0
+    summary = out.output.split("Options:")[0]
+    assert "轮询" in summary and "--webhook" in summary
+
+
+def test_a_listen_address_in_use_is_refused_before_the_start_is_announced(
+        sqlite_url: str, emulator_in_thread: BotApiEmulator) -> None:
+    """It used to print 「项目直通车已启动」, then an OSError traceback (exit 1)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        env = {"ZHITONG_DATABASE_URL": sqlite_url, "ZHITONG_BOT_TOKEN": emulator_in_thread.token,
+               "ZHITONG_TELEGRAM_API": emulator_in_thread.base_url,
+               "ZHITONG_WEBHOOK_SECRET": GOOD_SECRET}
+        out = CliRunner().invoke(main, ["run", "--webhook", f"http://127.0.0.1:{port}/tg",
+                                        "--listen", f"127.0.0.1:{port}"], env=env)
+    assert out.exit_code == 2, (out.output, out.exception)
+    assert isinstance(out.exception, SystemExit) and "Traceback" not in out.output
+    assert out.stderr.splitlines() == [texts.LISTEN_IN_USE.format(listen=f"127.0.0.1:{port}")]
+    assert texts.RUN_STARTED.split("(")[0] not in out.output
+    assert emulator_in_thread.webhook is None

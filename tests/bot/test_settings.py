@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -115,3 +116,67 @@ def test_zhitong_reports_bad_settings_without_a_traceback(monkeypatch: pytest.Mo
     assert "Traceback" not in result.output
     assert result.stderr.splitlines() == [texts.SETTINGS_INVALID, texts.SETTING_PROBLEM.format(
         name="ZHITONG_MORNING_PUSH_AT", value="25:00", reason=texts.BAD_CLOCK_TIME)]
+
+
+@pytest.mark.parametrize("command", [["tickets"], ["run"]])
+def test_a_bad_timezone_is_refused_naming_the_variable(
+        sqlite_url: str, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+    """ZHITONG_TIMEZONE=Beijing used to be a ZoneInfoNotFoundError traceback from `zhitong
+    tickets`, and 「无法连接数据库」 from `zhitong run` (exit 1)."""
+    monkeypatch.setenv("ZHITONG_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("ZHITONG_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("ZHITONG_TIMEZONE", "Beijing")
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2, (result.exit_code, result.exception)
+    assert result.stderr.splitlines() == [texts.SETTINGS_INVALID, texts.SETTING_PROBLEM.format(
+        name="ZHITONG_TIMEZONE", value="Beijing", reason=texts.BAD_TIMEZONE)]
+
+
+@pytest.mark.parametrize("value", ["Beijing", "asia/shanghai", "Asia", "../etc/passwd", ""])
+def test_only_a_real_time_zone_is_taken(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("ZHITONG_TIMEZONE", value)
+    with pytest.raises(SettingsError) as caught:
+        Settings()
+    assert caught.value.problems == [texts.SETTING_PROBLEM.format(
+        name="ZHITONG_TIMEZONE", value=value, reason=texts.BAD_TIMEZONE)]
+    monkeypatch.setenv("ZHITONG_TIMEZONE", " Asia/Urumqi ")
+    assert str(Settings().desk_config().timezone) == "Asia/Urumqi"
+
+
+def test_zhitong_toml_takes_the_variable_names_too(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """The settings error says 「zhitong.toml 中的同名项」: `ZHITONG_DATABASE_URL = …` in the
+    file used to be ignored without a word (only `database_url` was read)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZHITONG_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ZHITONG_TIMEZONE", raising=False)
+    monkeypatch.delenv("ZHITONG_INVITE_DAYS", raising=False)
+    (tmp_path / "zhitong.toml").write_text(
+        'ZHITONG_DATABASE_URL = "sqlite:///county.db"\n'
+        'timezone = "Asia/Urumqi"\n'
+        "Invite_Days = 3\n", encoding="utf-8")
+    settings = Settings()
+    assert (settings.database_url, settings.timezone, settings.invite_days) == (
+        "sqlite:///county.db", "Asia/Urumqi", 3)
+    monkeypatch.setenv("ZHITONG_TIMEZONE", "Asia/Shanghai")  # the environment still wins
+    assert Settings().timezone == "Asia/Shanghai"
+
+
+def test_zhitong_toml_refuses_keys_it_does_not_know(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "zhitong.toml").write_text(
+        'databse_url = "sqlite:///county.db"\n'
+        'timezone = "Asia/Urumqi"\nZHITONG_TIMEZONE = "Asia/Shanghai"\n', encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        Settings()
+    assert caught.value.problems == [
+        texts.SETTINGS_TOML_UNKNOWN.format(
+            file="zhitong.toml", key="databse_url",
+            hint=texts.SETTINGS_TOML_DID_YOU_MEAN.format(name="database_url")),
+        texts.SETTINGS_TOML_TWICE.format(file="zhitong.toml", first="timezone",
+                                         second="ZHITONG_TIMEZONE")]
+    (tmp_path / "zhitong.toml").write_text('timezone = "Asia/Urumqi\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["tickets"])
+    assert result.exit_code == 2 and "zhitong.toml" in result.stderr
+    assert "Traceback" not in result.output

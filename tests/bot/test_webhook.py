@@ -239,3 +239,19 @@ async def test_the_webhook_path_answers_only_post_and_healthz_stays(server: Serv
     assert await post_to(port, b"POST", b"/healthz", b"{}") == 405
     assert await post_to(port, b"POST", PATH.encode() + b"?a=1", b'{"update_id": 3}') == 200
     assert server.calls == [(3, False)]
+
+
+async def test_an_address_in_use_is_named_not_an_os_error() -> None:
+    from bot import texts
+    from bot.webhook import ListenError
+
+    async def apply(_data: dict[str, Any], _give_up: bool) -> None:
+        pass
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        with pytest.raises(ListenError) as caught:
+            await serve(make_webhook_app(PATH, SECRET, apply), "127.0.0.1", port)
+    assert str(caught.value) == texts.LISTEN_IN_USE.format(listen=f"127.0.0.1:{port}")
