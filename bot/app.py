@@ -179,6 +179,7 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
                       polling_timeout: int = 20, webhook: WebhookOptions | None = None) -> None:
     """Polling (or webhook) + outbox sender + scheduler in one process, until `stop` is set."""
     from aiogram.exceptions import (
+        ClientDecodeError,
         TelegramAPIError,
         TelegramNetworkError,
         TelegramRetryAfter,
@@ -203,9 +204,11 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api,
                    connections=max(100, connections_for(core.settings.send_concurrency)))
-    me = await retry_until_reachable(bot.get_me, stop,
-                                     (TelegramNetworkError, TelegramServerError,
-                                      TelegramRetryAfter))
+    # ClientDecodeError: a proxy's own error page (nginx's HTML 502) while the Bot API
+    # server behind it restarts.
+    unreachable = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter,
+                   ClientDecodeError)
+    me = await retry_until_reachable(bot.get_me, stop, unreachable)
     if me is None:  # stopped while the Bot API was unreachable
         await bot.session.close()
         return
@@ -233,8 +236,7 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
                     lambda: bot.set_webhook(telegram_url(webhook.url),
                                             secret_token=webhook.secret,
                                             allowed_updates=ALLOWED_UPDATES),
-                    stop, (TelegramNetworkError, TelegramServerError, TelegramRetryAfter),
-                    what=WEBHOOK_NOT_SET)
+                    stop, unreachable, what=WEBHOOK_NOT_SET)
         elif await retry_until_reachable(lambda: _delete_webhook_aiogram(bot), stop,
                                          (TelegramAPIError,), what=LEFTOVER_WEBHOOK) is not None:
             # A webhook set later (getUpdates answered 409) is deleted again.
@@ -263,9 +265,13 @@ async def _delete_webhook_aiogram(bot: Any) -> bool:
     """At a polling start: delete a webhook left or set (saying so when there was one)."""
     from bot.runtime_common import log_webhook_deleted_at_start
 
-    info = await bot.get_webhook_info()
-    if info.url:
-        log_webhook_deleted_at_start(info.url)
+    try:
+        info = await bot.get_webhook_info()
+    except Exception as exc:  # only for the log: a proxy without it must not stop polling
+        log.debug("getWebhookInfo failed (%s); deleting any webhook unseen", exc)
+    else:
+        if info.url:
+            log_webhook_deleted_at_start(info.url)
     return bool(await bot.delete_webhook())
 
 
@@ -299,15 +305,19 @@ async def stop_sender(task: asyncio.Task[None], grace_seconds: float = 5.0) -> N
 async def retry_until_reachable(call: Any, stop: asyncio.Event,
                                 transient: tuple[type[BaseException], ...],
                                 every_seconds: float = 5.0, *,
-                                what: str = "Bot API not reachable") -> Any:
+                                what: str = "Bot API not reachable",
+                                permanent: tuple[type[BaseException], ...] = ()) -> Any:
     """The Bot API may be briefly unreachable at start (proxy restarting, network, a 429): keep
     trying and say so (`what` and the error), rather than exit. Tries again after 1 s, then
     twice as long each time, up to `every_seconds`; after a 429 not before its retry_after.
-    Returns None if stopped meanwhile."""
+    Returns None if stopped meanwhile. `permanent`: errors raised at once even where they
+    are subclasses of a transient one (PTB's BadRequest is a NetworkError)."""
     pause = min(1.0, every_seconds)
     while not stop.is_set():
         try:
             return await call()
+        except permanent:
+            raise
         except transient as exc:
             flood = retry_after_seconds(exc)
             wait = pause if flood is None else max(pause, flood)

@@ -275,12 +275,9 @@ def dashboard(host: str, port: int, refresh: int, issue_login: bool, public_url:
         return fixed or datetime.now(UTC)
 
     async def build() -> web.Application:
+        # No schema check here: a dashboard started before PostgreSQL answers (a boot, a
+        # fail-over, or beside `db upgrade` in a Procfile) serves once it does.
         engine, factory = _factory(settings)
-        try:
-            await require_schema(engine)
-        except BaseException:
-            await engine.dispose()
-            raise
         app = make_dashboard_app(factory, token=settings.dashboard_token, tz=tz, now=clock,
                                  refresh_seconds=refresh,
                                  https_outside=base.lower().startswith("https://"))

@@ -253,9 +253,13 @@ async def _delete_webhook_in_the_way(bot: Bot, conflict: Conflict, stop: asyncio
 
 async def _delete_webhook(bot: Bot) -> bool:
     """At a polling start: delete a webhook left or set (saying so when there was one)."""
-    info = await bot.get_webhook_info()
-    if info.url:
-        log_webhook_deleted_at_start(info.url)
+    try:
+        info = await bot.get_webhook_info()
+    except Exception as exc:  # only for the log: a proxy without it must not stop polling
+        log.debug("getWebhookInfo failed (%s); deleting any webhook unseen", exc)
+    else:
+        if info.url:
+            log_webhook_deleted_at_start(info.url)
     return await bot.delete_webhook()
 
 
@@ -367,8 +371,9 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout,
                    connections=connections_for(core.settings.send_concurrency),
                    http=core.settings.ptb_http)
-    if await retry_until_reachable(_initialized(bot), stop,
-                                   (NetworkError, TimedOut, RetryAfter)) is None:
+    # BadRequest is a NetworkError in PTB, but Telegram's refusal is not an outage.
+    if await retry_until_reachable(_initialized(bot), stop, (NetworkError, TimedOut, RetryAfter),
+                                   permanent=(BadRequest,)) is None:
         return
     if bot.username:
         core.desk.config = core.config = core.settings.desk_config(bot.username)
@@ -395,7 +400,8 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
                     lambda: bot.set_webhook(telegram_url(webhook.url),
                                             secret_token=webhook.secret,
                                             allowed_updates=ALLOWED_UPDATES),
-                    stop, (NetworkError, TimedOut, RetryAfter), what=WEBHOOK_NOT_SET)
+                    stop, (NetworkError, TimedOut, RetryAfter), what=WEBHOOK_NOT_SET,
+                    permanent=(BadRequest,))
         elif await retry_until_reachable(lambda: _delete_webhook(bot), stop, (TelegramError,),
                                          what=LEFTOVER_WEBHOOK) is not None:
             tasks.append(asyncio.create_task(

@@ -13,6 +13,10 @@ import asyncio
 import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -422,3 +426,36 @@ def test_cli_and_chat_links_share_one_base(cli_env: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert dashboard_base_url(None, settings, "0.0.0.0", 9090) == settings.dashboard_url \
         == "https://bot.example.gov.cn/dash"
+
+
+ZHITONG = str(Path(sys.executable).with_name("zhitong"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_dashboard_stays_up_while_postgresql_is_still_down(tmp_path: Path) -> None:
+    # Started at boot before PostgreSQL, or beside `db upgrade` in a Procfile (whose runner
+    # stops every process once one exits): it serves once the database answers.
+    dead, port = free_port(), free_port()  # nothing listens on `dead`
+    env = {**os.environ, "ZHITONG_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{dead}/x",
+           "ZHITONG_DASHBOARD_TOKEN": "t"}
+    proc = subprocess.Popen([ZHITONG, "dashboard", "--host", "127.0.0.1", "--port", str(port)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+        time.sleep(1)
+        assert proc.poll() is None, proc.communicate()[1][-600:]
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)

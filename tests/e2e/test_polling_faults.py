@@ -101,11 +101,8 @@ async def test_valid_updates_around_a_bad_one_in_one_batch_are_all_applied(world
     assert max(batches) == 4  # they did come as one batch
 
 
-async def test_a_polling_start_that_deletes_a_webhook_says_so(
-        sqlite_url: str, framework: str, tagger: object,
-        caplog: pytest.LogCaptureFixture) -> None:
-    # A poller started beside webhook workers unhooks them all (docs/deployment.md): the
-    # operator must find that in its log, not only in getWebhookInfo.
+async def world_not_started(sqlite_url: str, framework: str, tagger: object) -> World:
+    """The example organisation and the emulator up, the bot not yet started."""
     engine, uow_factory = make_uow_factory(sqlite_url)
     try:
         await load_example_org(uow_factory, SystemClock().now())
@@ -115,6 +112,15 @@ async def test_a_polling_start_that_deletes_a_webhook_says_so(
     await world.emu.start()
     for uid, name in PEOPLE.items():
         world.emu.add_user(uid, name)
+    return world
+
+
+async def test_a_polling_start_that_deletes_a_webhook_says_so(
+        sqlite_url: str, framework: str, tagger: object,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A poller started beside webhook workers unhooks them all (docs/deployment.md): the
+    # operator must find that in its log, not only in getWebhookInfo.
+    world = await world_not_started(sqlite_url, framework, tagger)
     try:
         async with aiohttp.ClientSession() as http, http.post(
                 world.emu.method_url("setWebhook"),
@@ -126,6 +132,20 @@ async def test_a_polling_start_that_deletes_a_webhook_says_so(
         assert [r for r in caplog.records if "http://127.0.0.1:9/telegram/webhook"
                 in r.getMessage() and r.levelno == logging.WARNING]
         await world.say(HAN, "/help")  # and polls on
+        assert any("/mine" in (m.get("text") or "") for m in world.messages(HAN))
+    finally:
+        await world.close()
+
+
+async def test_polling_starts_when_the_api_has_no_get_webhook_info(
+        sqlite_url: str, framework: str, tagger: object) -> None:
+    # A Bot API proxy that forwards the methods the bot needs but not getWebhookInfo (asked
+    # only for the warning above): deleteWebhook and polling go ahead all the same.
+    world = await world_not_started(sqlite_url, framework, tagger)
+    world.emu.fail_next("getWebhookInfo", 404, count=10_000, description="Not Found")
+    try:
+        await world.start_bot()
+        await world.say(HAN, "/help")  # settle() raises TimeoutError when nobody polls
         assert any("/mine" in (m.get("text") or "") for m in world.messages(HAN))
     finally:
         await world.close()

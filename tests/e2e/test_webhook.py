@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy import event, func, select
 
 from bot.app import WebhookOptions
@@ -355,3 +356,63 @@ async def test_a_webhook_path_in_chinese_receives_updates_as_telegram_sends_them
         assert status == 200, registered
     finally:
         await w.close()
+
+
+async def test_set_webhook_is_retried_after_a_proxys_html_502(
+        sqlite_url: str, framework: str, tagger: object) -> None:
+    # nginx's own HTML "502 Bad Gateway" while a self-hosted Bot API server restarts: a 5xx
+    # like any other, though not JSON (aiogram raises ClientDecodeError for it).
+    await load_org(sqlite_url)
+    w = WebhookWorld(sqlite_url, framework, tagger)
+    real_apply = w.emu._apply
+    failed: list[int] = []
+
+    async def behind_nginx(canonical: str, params: dict[str, Any], files: Any,
+                           request: web.Request) -> web.StreamResponse:
+        if canonical == "setWebhook" and not failed:
+            failed.append(1)
+            return web.Response(status=502, content_type="text/html",
+                                text="<html><head><title>502 Bad Gateway</title></head>"
+                                     "<body><center><h1>502 Bad Gateway</h1></center>"
+                                     "<hr><center>nginx</center></body></html>")
+        return await real_apply(canonical, params, files, request)
+
+    w.emu._apply = behind_nginx  # type: ignore[method-assign]
+    try:
+        await w.start()  # raises what ended the worker
+        await w.emu.wait_for(lambda: w.emu.webhook is not None, 10)
+        assert failed
+    finally:
+        await w.close()
+
+
+async def test_a_set_webhook_telegram_refuses_ends_the_worker(
+        sqlite_url: str, framework: str, tagger: object) -> None:
+    # Telegram's refusal ("bad webhook: …") is not an outage: the worker ends with the reason
+    # instead of listening on for ever with no webhook set (PTB's BadRequest is a
+    # NetworkError, which start-up retries).
+    await load_org(sqlite_url)
+    w = WebhookWorld(sqlite_url, framework, tagger)
+    w.emu.fail_next("setWebhook", 400, count=10_000,
+                    description="Bad Request: bad webhook: Failed to resolve host: "
+                                "Name or service not known")
+    await w.emu.start()
+    try:
+        await _start_task(w)
+        task = w.task
+        assert task is not None
+        await w.emu.wait_for(lambda: task.done(), 10)  # raises TimeoutError on PTB
+        assert task.exception() is not None
+    finally:
+        await w.close()
+
+
+async def _start_task(w: Any) -> None:
+    """WebhookWorld.start_bot without its wait for the webhook: only the runtime's task."""
+    from bot.app import build_core, run_aiogram
+    from bot.ptb_adapter import run_ptb
+    w.stop = asyncio.Event()
+    w.core = await build_core(w.settings(), tagger=w.tagger)
+    options = WebhookOptions(w.url, f"127.0.0.1:{w.port}", SECRET)
+    run = run_ptb if w.framework == "ptb" else run_aiogram
+    w.task = asyncio.create_task(run(w.core, w.stop, with_scheduler=False, webhook=options))
