@@ -196,11 +196,10 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
     from bot.runtime_common import (
         ALLOWED_UPDATES,
         LEFTOVER_WEBHOOK,
-        WEBHOOK_NOT_SET,
         Toasts,
         connections_for,
+        delete_webhook_at_start,
     )
-    from bot.webhook import telegram_url
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api,
                    connections=max(100, connections_for(core.settings.send_concurrency)))
@@ -232,12 +231,8 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
 
             runner = await start_webhook(webhook, apply, core)
             if webhook.set_webhook:
-                await retry_until_reachable(
-                    lambda: bot.set_webhook(telegram_url(webhook.url),
-                                            secret_token=webhook.secret,
-                                            allowed_updates=ALLOWED_UPDATES),
-                    stop, unreachable, what=WEBHOOK_NOT_SET)
-        elif await retry_until_reachable(lambda: _delete_webhook_aiogram(bot), stop,
+                await set_webhook_at_start(bot, webhook, stop, unreachable)
+        elif await retry_until_reachable(lambda: delete_webhook_at_start(bot), stop,
                                          (TelegramAPIError,), what=LEFTOVER_WEBHOOK) is not None:
             # A webhook set later (getUpdates answered 409) is deleted again.
             bot.session.middleware(delete_webhook_when_in_the_way)
@@ -261,18 +256,18 @@ async def run_aiogram(core: Core, stop: asyncio.Event, *, with_scheduler: bool =
         await bot.session.close()
 
 
-async def _delete_webhook_aiogram(bot: Any) -> bool:
-    """At a polling start: delete a webhook left or set (saying so when there was one)."""
-    from bot.runtime_common import log_webhook_deleted_at_start
+async def set_webhook_at_start(bot: Any, webhook: WebhookOptions, stop: asyncio.Event,
+                               transient: tuple[type[BaseException], ...],
+                               permanent: tuple[type[BaseException], ...] = ()) -> None:
+    """Either runtime's setWebhook (both bots take the same arguments), retried while the Bot
+    API is away or asks to wait; the URL as Telegram will request it (`telegram_url`)."""
+    from bot.runtime_common import ALLOWED_UPDATES, WEBHOOK_NOT_SET
+    from bot.webhook import telegram_url
 
-    try:
-        info = await bot.get_webhook_info()
-    except Exception as exc:  # only for the log: a proxy without it must not stop polling
-        log.debug("getWebhookInfo failed (%s); deleting any webhook unseen", exc)
-    else:
-        if info.url:
-            log_webhook_deleted_at_start(info.url)
-    return bool(await bot.delete_webhook())
+    await retry_until_reachable(
+        lambda: bot.set_webhook(telegram_url(webhook.url), secret_token=webhook.secret,
+                                allowed_updates=ALLOWED_UPDATES),
+        stop, transient, what=WEBHOOK_NOT_SET, permanent=permanent)
 
 
 async def stop_background(runner: Any, sender_task: asyncio.Task[None],

@@ -43,15 +43,14 @@ from bot.runtime_common import (
     STORE_WAIT,
     STORE_WAIT_TOAST,
     SYSTEM_ERROR,
-    WEBHOOK_NOT_SET,
     Toasts,
     apply_webhook_inbound,
     callback_inbound,
     connections_for,
+    delete_webhook_at_start,
     is_webhook_conflict,
     log_unparseable_update,
     log_webhook_conflict,
-    log_webhook_deleted_at_start,
     message_inbound,
     retry_after_seconds,
 )
@@ -251,18 +250,6 @@ async def _delete_webhook_in_the_way(bot: Bot, conflict: Conflict, stop: asyncio
     await _sleep_or_stop(stop, WEBHOOK_DELETED_PAUSE)
 
 
-async def _delete_webhook(bot: Bot) -> bool:
-    """At a polling start: delete a webhook left or set (saying so when there was one)."""
-    try:
-        info = await bot.get_webhook_info()
-    except Exception as exc:  # only for the log: a proxy without it must not stop polling
-        log.debug("getWebhookInfo failed (%s); deleting any webhook unseen", exc)
-    else:
-        if info.url:
-            log_webhook_deleted_at_start(info.url)
-    return await bot.delete_webhook()
-
-
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
@@ -363,10 +350,10 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
         enqueue_menus,
         make_sender,
         retry_until_reachable,
+        set_webhook_at_start,
         start_webhook,
         stop_background,
     )
-    from bot.webhook import telegram_url
 
     bot = make_bot(core.settings.bot_token, core.settings.telegram_api, polling_timeout,
                    connections=connections_for(core.settings.send_concurrency),
@@ -396,14 +383,11 @@ async def run_ptb(core: Any, stop: asyncio.Event, *, with_scheduler: bool = True
 
             runner = await start_webhook(webhook, apply, core)
             if webhook.set_webhook:
-                await retry_until_reachable(
-                    lambda: bot.set_webhook(telegram_url(webhook.url),
-                                            secret_token=webhook.secret,
-                                            allowed_updates=ALLOWED_UPDATES),
-                    stop, (NetworkError, TimedOut, RetryAfter), what=WEBHOOK_NOT_SET,
-                    permanent=(BadRequest,))
-        elif await retry_until_reachable(lambda: _delete_webhook(bot), stop, (TelegramError,),
-                                         what=LEFTOVER_WEBHOOK) is not None:
+                await set_webhook_at_start(bot, webhook, stop,
+                                           (NetworkError, TimedOut, RetryAfter),
+                                           permanent=(BadRequest,))
+        elif await retry_until_reachable(lambda: delete_webhook_at_start(bot), stop,
+                                         (TelegramError,), what=LEFTOVER_WEBHOOK) is not None:
             tasks.append(asyncio.create_task(
                 poll(bot, core.desk, sender.wake, stop, toasts, polling_timeout),
                 name="polling"))

@@ -10,6 +10,7 @@ $ZHITONG_ARTIFACTS_DIR if set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -107,6 +108,19 @@ class Page(HTMLParser):
                 return
 
 
+@contextlib.asynccontextmanager
+async def local_site(app: web.Application) -> AsyncIterator[str]:
+    """`app` served on a free 127.0.0.1 port: its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def server(sqlite_url: str) -> AsyncIterator[tuple[str, UnitOfWorkFactory]]:
     engine = make_engine(sqlite_url)
@@ -114,15 +128,8 @@ async def server(sqlite_url: str) -> AsyncIterator[tuple[str, UnitOfWorkFactory]
     await seed_desk(factory)
     app = make_dashboard_app(factory, token=TOKEN, tz=SH, now=lambda: NOW,
                              period=lambda _today: NOVEMBER)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}", factory
-    finally:
-        await runner.cleanup()
+    async with local_site(app) as base:
+        yield base, factory
         await engine.dispose()
 
 
@@ -270,15 +277,10 @@ async def proxied(server: tuple[str, UnitOfWorkFactory]) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/dashboard/{tail:.*}", forward)
     app.router.add_get("/{tail:.*}", not_found)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
     try:
-        yield f"http://{host}:{port}/dashboard"
+        async with local_site(app) as base:
+            yield f"{base}/dashboard"
     finally:
-        await runner.cleanup()
         await http.close()
 
 

@@ -7,6 +7,7 @@ behind it are exercised end to end in tests/e2e/test_webhook.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -166,6 +167,22 @@ async def post_to(port: int, method: bytes, target: bytes, body: bytes = b"") ->
     return int(answer.split(b" ", 2)[1])
 
 
+@contextlib.asynccontextmanager
+async def hook_at(url: str) -> AsyncIterator[tuple[int, list[int]]]:
+    """A webhook server listening where `url` points: its port, and the update ids applied."""
+    calls: list[int] = []
+
+    async def apply(data: dict[str, Any], give_up: bool) -> None:
+        calls.append(data["update_id"])
+
+    port = free_port()
+    runner = await serve(make_webhook_app(listen_path(url), SECRET, apply), "127.0.0.1", port)
+    try:
+        yield port, calls
+    finally:
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize("url, raw, elsewhere", [
     ("https://h.example/hook%2Fa", b"/hook%2Fa", [b"/hook/a", b"/hook%252Fa"]),
     ("https://h.example/tok%25en", b"/tok%25en", [b"/tok%en", b"/tok%2525en"]),
@@ -177,22 +194,13 @@ async def test_updates_arrive_at_the_url_path_as_telegram_sends_it(
         url: str, raw: bytes, elsewhere: list[bytes]) -> None:
     # Telegram POSTs to the URL's path still percent-encoded: an escaped "/" or "%" is part
     # of one segment, not a separator or an escape, and only that path receives updates.
-    calls: list[int] = []
-
-    async def apply(data: dict[str, Any], give_up: bool) -> None:
-        calls.append(data["update_id"])
-
-    port = free_port()
-    runner = await serve(make_webhook_app(listen_path(url), SECRET, apply), "127.0.0.1", port)
-    try:
+    async with hook_at(url) as (port, calls):
         assert await post_to(port, b"POST", raw, b'{"update_id": 1}') == 200
         for other in elsewhere:
             assert await post_to(port, b"POST", other, b'{"update_id": 2}') == 404, other
         assert await post_to(port, b"GET", raw) == 405
         assert await post_to(port, b"GET", b"/healthz") == 200
         assert calls == [1]
-    finally:
-        await runner.cleanup()
 
 
 def tdlib_request_target(url: str) -> bytes:
@@ -213,19 +221,10 @@ def tdlib_request_target(url: str) -> bytes:
     "https://h.example/tg hook/钩子?a=中",
 ])
 async def test_the_url_as_set_with_telegram_is_the_one_updates_arrive_at(url: str) -> None:
-    calls: list[int] = []
-
-    async def apply(data: dict[str, Any], give_up: bool) -> None:
-        calls.append(data["update_id"])
-
-    port = free_port()
-    runner = await serve(make_webhook_app(listen_path(url), SECRET, apply), "127.0.0.1", port)
-    try:
+    async with hook_at(url) as (port, calls):
         target = tdlib_request_target(telegram_url(url))
         assert await post_to(port, b"POST", target, b'{"update_id": 1}') == 200, target
         assert calls == [1]
-    finally:
-        await runner.cleanup()
 
 
 async def test_the_webhook_path_answers_only_post_and_healthz_stays(server: Server) -> None:
