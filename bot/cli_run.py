@@ -111,14 +111,16 @@ def listen_refusal(listen: str) -> str | None:
 
     host, port = parse_listen(listen)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
-        bound = 0
-        for family, kind, proto, _, address in infos:
+        lacking: OSError | None = None  # a family this host has not (IPv6 switched off)
+        opened = False
+        for family, kind, proto, _, address in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
             try:
                 sock = socket.socket(family, kind, proto)
-            except OSError:
-                continue  # as asyncio's server does: a family this host lacks (IPv6 off)
+            except OSError as exc:
+                lacking = exc  # skipped, as asyncio's server skips it
+                continue
+            opened = True
             with sock:
                 # As asyncio's server binds, so that this bind fails where that one would.
                 if os.name == "posix":
@@ -126,10 +128,8 @@ def listen_refusal(listen: str) -> str | None:
                 if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.bind(address)
-                bound += 1
-        if infos and not bound:
-            # No address family of them all: the real start fails the same way.
-            socket.socket(infos[0][0], infos[0][1], infos[0][2]).close()
+        if lacking is not None and not opened:
+            raise lacking  # no family of them all: the real start fails the same way
     except OSError as exc:
         return str(listen_error(host, port, exc))
     return None

@@ -14,11 +14,10 @@ from handlers.inbound import Inbound, Kind, Outbound
 from handlers.texts import STORE_WAIT, STORE_WAIT_TOAST, SYSTEM_ERROR
 
 __all__ = ["ALLOWED_UPDATES", "LEFTOVER_WEBHOOK", "STORE_WAIT", "STORE_WAIT_TOAST",
-           "SYSTEM_ERROR", "WEBHOOK_NOT_SET", "WEBHOOK_PATIENCE", "Toasts", "apply_webhook_inbound",
-           "callback_inbound", "command_parts", "connections_for", "delete_webhook_at_start", "is_webhook_conflict",
-           "log_unparseable_update", "log_webhook_conflict", "log_webhook_deleted_at_start",
-           "message_inbound",
-           "retry_after_seconds", "unsupported_kind"]
+           "SYSTEM_ERROR", "WEBHOOK_NOT_SET", "WEBHOOK_PATIENCE", "Toasts",
+           "apply_webhook_inbound", "callback_inbound", "command_parts", "connections_for",
+           "delete_webhook_at_start", "is_webhook_conflict", "log_unparseable_update",
+           "log_webhook_conflict", "message_inbound", "retry_after_seconds", "unsupported_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +62,19 @@ def log_webhook_conflict(description: str) -> None:
                 "it and polling on", description)
 
 
-def log_webhook_deleted_at_start(url: str) -> None:
-    """Said by both runtimes when a polling start finds a webhook set and deletes it: beside
-    webhook workers that unhooks them all, so the operator must be able to see it."""
-    log.warning("a webhook was set (%s); deleting it to poll. If webhook workers serve this "
-                "bot, stop this process: a poller takes their updates away", url)
-
-
 async def delete_webhook_at_start(bot: Any) -> bool:
     """At a polling start, on either runtime (both bots name the two calls alike): delete a
-    webhook left or set, saying so when there was one."""
+    webhook left or set, saying so when there was one: beside webhook workers that unhooks
+    them all, so the operator must be able to see it."""
     try:
         info = await bot.get_webhook_info()
     except Exception as exc:  # only for the log: a proxy without it must not stop polling
         log.debug("getWebhookInfo failed (%s); deleting any webhook unseen", exc)
     else:
         if info.url:
-            log_webhook_deleted_at_start(info.url)
+            log.warning("a webhook was set (%s); deleting it to poll. If webhook workers "
+                        "serve this bot, stop this process: a poller takes their updates "
+                        "away", info.url)
     return bool(await bot.delete_webhook())
 
 

@@ -140,18 +140,18 @@ def _claim_due(postgres: bool) -> Any:
         candidates = candidates.with_for_update(skip_locked=True)
     cand = candidates.cte("candidates")
     also = cand.alias("also_claimed")
-    later = t.alias("earlier_due")
+    earlier_due = t.alias("earlier_due")
     # Then, among the rows locked: not one whose chat has an earlier row due, whose turn came
     # before it, that this claim did not get. Another claim is taking that one right now
     # (PostgreSQL: locked, so skipped here, yet free as far as this statement can see). An
     # earlier row whose turn comes later (an urgent row jumped it) does not count: it was
     # simply not reached, and counting it could leave every claim empty for good.
     ahead = (
-        select(later.c.id)
-        .where(later.c.chat_id == cand.c.chat_id, later.c.status == "pending",
-               later.c.id < cand.c.id, later.c.not_before <= now,
-               turn(later) < cand.c.turn,
-               later.c.id.not_in(select(also.c.id)), later.c.id.not_in(held))
+        select(earlier_due.c.id)
+        .where(earlier_due.c.chat_id == cand.c.chat_id, earlier_due.c.status == "pending",
+               earlier_due.c.id < cand.c.id, earlier_due.c.not_before <= now,
+               turn(earlier_due) < cand.c.turn,
+               earlier_due.c.id.not_in(select(also.c.id)), earlier_due.c.id.not_in(held))
     )
     chosen = select(cand.c.id).where(~ahead.exists())
     return (
